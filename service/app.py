@@ -1,0 +1,186 @@
+"""Application: a router, middlewares and lifecycle hooks -- never a socket.
+
+``Application`` is the error boundary for handlers. ``_handle(request)`` always
+returns a response: ``HTTPException`` (raised or returned) becomes its response,
+anything else becomes a logged 500 whose body says nothing about the cause.
+
+Middlewares are aiohttp's new style, ``async def mw(request, handler)``, first
+in the list outermost. The chain is composed once per route when the app is
+frozen, not once per request; 404 and 405 pass through the same chain (a
+handler that raises them), so a middleware sees every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from typing import Any, TypeVar
+
+from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound
+from .request import Request
+from .response import Response, StreamResponse
+from .routedef import Handler, RouteDef
+from .router import Route, Router
+
+__all__ = ["Application", "Middleware", "middleware"]
+
+error_log = logging.getLogger("service.error")
+
+Middleware = Callable[[Request, Handler], Awaitable[StreamResponse]]
+Hook = Callable[["Application"], Awaitable[None]]
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def middleware(func: _M) -> _M:
+    """Mark ``async def mw(request, handler)`` as a middleware (aiohttp's decorator)."""
+    func.__middleware_version__ = 1  # type: ignore[attr-defined]
+    return func
+
+
+class _Bound:
+    """``request -> middleware(request, inner)`` without an extra coroutine frame."""
+
+    __slots__ = ("mw", "inner")
+
+    def __init__(self, mw: Middleware, inner: Handler) -> None:
+        self.mw = mw
+        self.inner = inner
+
+    def __call__(self, request: Request) -> Awaitable[StreamResponse]:
+        return self.mw(request, self.inner)
+
+
+async def _not_found(request: Request) -> StreamResponse:
+    raise HTTPNotFound()
+
+
+_INTERNAL_ERROR = "500: Internal Server Error"
+
+
+class Application(MutableMapping[str, Any]):
+    """Routes, middlewares and hooks; also a mapping for app-wide state."""
+
+    def __init__(
+        self,
+        *,
+        middlewares: Iterable[Middleware] = (),
+        client_max_size: int = 1024**2,
+        router: Router | None = None,
+    ) -> None:
+        self.router = router if router is not None else Router()
+        self.middlewares: list[Middleware] = list(middlewares)
+        self.client_max_size = client_max_size
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+        self.on_cleanup: list[Hook] = []
+        self._state: dict[str, Any] = {}
+        self._frozen = False
+        self._not_found: Handler = _not_found
+
+    # -- building -------------------------------------------------------------------
+    def add_routes(self, routes: Iterable[RouteDef]) -> list[Route]:
+        """Add every ``RouteDef`` (a ``RouteTableDef`` or any list of them)."""
+        return [
+            self.router.add_route(r.method, r.path, r.handler, name=r.name, origin=r.origin)
+            for r in routes
+        ]
+
+    def _wrap(self, handler: Handler) -> Handler:
+        for mw in reversed(self.middlewares):
+            handler = _Bound(mw, handler)
+        return handler
+
+    def freeze(self) -> None:
+        """Compile the routing table and middleware chains; no changes after this."""
+        if self._frozen:
+            return
+        self._frozen = True
+        self.router.freeze(self._wrap)
+        self._not_found = self._wrap(_not_found)
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def startup(self) -> None:
+        self.freeze()
+        for hook in self.on_startup:
+            await hook(self)
+
+    async def shutdown(self) -> None:
+        for hook in self.on_shutdown:
+            await hook(self)
+
+    async def cleanup(self) -> None:
+        for hook in reversed(self.on_cleanup):
+            await hook(self)
+
+    # -- the handler error boundary ------------------------------------------------
+    def _miss(self, request: Request, allowed: frozenset[str]) -> Handler:
+        if not allowed:
+            return self._not_found
+        if request.method == "OPTIONS":
+            allow = ", ".join(sorted(allowed))
+
+            async def options(request: Request) -> StreamResponse:
+                return Response(status=204, headers={"Allow": allow})
+
+            return self._wrap(options)
+
+        async def not_allowed(request: Request) -> StreamResponse:
+            raise HTTPMethodNotAllowed(request.method, allowed)
+
+        return self._wrap(not_allowed)
+
+    async def _handle(self, request: Request) -> StreamResponse:
+        """Run the matching handler through the middlewares; always returns a response."""
+        route, call, params = self.router.resolve(request.method, request.path)
+        if route is None:
+            call = self._miss(request, params)
+        else:
+            request.route = route
+            request.match_info = params
+        try:
+            response = await call(request)  # type: ignore[misc]
+        except HTTPException as exc:
+            return exc.as_response()
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception:
+            error_log.exception("Error handling %s %s", request.method, request.path)
+            return Response(status=500, text=_INTERNAL_ERROR)
+        if isinstance(response, StreamResponse):
+            return response
+        if isinstance(response, HTTPException):
+            return response.as_response()
+        error_log.error(
+            "Handler for %s %s returned %r, not a Response", request.method, request.path, response
+        )
+        return Response(status=500, text=_INTERNAL_ERROR)
+
+    # -- state mapping ------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<Application routes={len(self.router)}>"

@@ -1,0 +1,56 @@
+"""The project's error families, each caught at exactly one boundary.
+
+- ``ConfigError``: a routes file (or a code-built table) is wrong. Carries every
+  ``Issue`` found in one pass; the CLI turns it into messages and exit code 2.
+- ``ProtocolError``: a client sent bytes that are not acceptable HTTP/1.1. Carries
+  the status to answer with; the connection protocol answers it and closes.
+- ``RouteError``: a route declaration is invalid (bad pattern, duplicate,
+  ambiguous). Raised when the route is added; the loader turns it into an ``Issue``.
+
+Handler failures are not here: ``Application`` is their boundary (see app.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "Issue", "ProtocolError", "RouteError", "ServiceError"]
+
+
+class ServiceError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem in a configuration file, pointing at the offending node."""
+
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    where: str  # e.g. "routes['GET /hello']"
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.where}: {self.what}"
+
+
+class ConfigError(ServiceError):
+    """A configuration is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class RouteError(ServiceError, ValueError):
+    """A route cannot be added: bad pattern, duplicate or ambiguous."""
+
+
+class ProtocolError(ServiceError):
+    """The peer broke HTTP/1.1; answer ``status`` and close the connection."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{status}: {reason}")

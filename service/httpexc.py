@@ -1,0 +1,126 @@
+"""HTTP errors that handlers raise -- or return -- to answer with a status.
+
+As in aiohttp, ``raise web.HTTPNotFound()`` and ``return web.HTTPNotFound()`` both
+answer 404. An ``HTTPException`` carries what its response needs (status,
+reason, text, headers); ``Application`` turns it into a ``Response``. The family
+is deliberately small: the common client and server errors, plus
+``HTTPException(status=...)`` for any other code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import ClassVar
+
+from .multidict import CIMultiDict
+from .response import Response, reason_phrase
+
+__all__ = [
+    "HTTPBadRequest",
+    "HTTPConflict",
+    "HTTPException",
+    "HTTPForbidden",
+    "HTTPInternalServerError",
+    "HTTPMethodNotAllowed",
+    "HTTPNotFound",
+    "HTTPRequestEntityTooLarge",
+    "HTTPServiceUnavailable",
+    "HTTPUnprocessableEntity",
+    "HTTPUnsupportedMediaType",
+]
+
+
+class HTTPException(Exception):
+    """An HTTP answer as an exception. ``status`` picks the code when not a subclass."""
+
+    status_code: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        text: str | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.status = status if status is not None else self.status_code
+        if not 100 <= self.status <= 999:
+            raise ValueError(f"status must be a three-digit code, not {self.status!r}")
+        self.reason = reason
+        if text is None and body is None and not (self.status in (204, 304) or self.status < 200):
+            text = f"{self.status}: {reason or reason_phrase(self.status)}"
+        self.text = text
+        self.body = body
+        self.headers = CIMultiDict(headers) if headers else CIMultiDict()
+        self.content_type = content_type
+        super().__init__(text or f"{self.status}")
+
+    def as_response(self) -> Response:
+        return Response(
+            status=self.status,
+            reason=self.reason,
+            text=self.text,
+            body=self.body,
+            headers=self.headers,
+            content_type=self.content_type,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} status={self.status}>"
+
+
+class HTTPBadRequest(HTTPException):
+    status_code = 400
+
+
+class HTTPForbidden(HTTPException):
+    status_code = 403
+
+
+class HTTPNotFound(HTTPException):
+    status_code = 404
+
+
+class HTTPMethodNotAllowed(HTTPException):
+    """405, with the ``Allow`` header listing the methods the path does accept."""
+
+    status_code = 405
+
+    def __init__(self, method: str, allowed_methods: Iterable[str], **kwargs: object) -> None:
+        self.method = method
+        self.allowed_methods = frozenset(allowed_methods)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.headers["Allow"] = ", ".join(sorted(self.allowed_methods))
+
+
+class HTTPConflict(HTTPException):
+    status_code = 409
+
+
+class HTTPRequestEntityTooLarge(HTTPException):
+    status_code = 413
+
+    def __init__(self, max_size: int, actual_size: int | None = None, **kwargs: object) -> None:
+        self.max_size = max_size
+        self.actual_size = actual_size
+        if "text" not in kwargs:
+            kwargs["text"] = f"413: request body is larger than the limit of {max_size} bytes"
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class HTTPUnsupportedMediaType(HTTPException):
+    status_code = 415
+
+
+class HTTPUnprocessableEntity(HTTPException):
+    status_code = 422
+
+
+class HTTPInternalServerError(HTTPException):
+    status_code = 500
+
+
+class HTTPServiceUnavailable(HTTPException):
+    status_code = 503

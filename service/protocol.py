@@ -1,0 +1,543 @@
+"""One HTTP/1.1 connection: an ``asyncio.Protocol`` on httptools (llhttp).
+
+Theory of operation
+-------------------
+``data_received`` feeds bytes to the parser. Parser callbacks only record: the
+request target, header pairs as bytes, and -- at the end of the head -- a
+``Request`` appended to a queue; body bytes go to that request. After the feed,
+if no handler is running, one task is started that answers queued requests in
+order (pipelining, RFC 9112 section 9.3.2) and ends when the queue is empty.
+
+Limits (RFC 9112 section 3 and 5; see ``Limits``): an over-long target is 414,
+an over-large or over-many header section 431, a declared body over the app's
+``client_max_size`` 413 before any of it is read, a streamed (chunked) body over
+it 413 from ``request.read()``. Every malformed message is a ``ProtocolError``:
+the requests before it are answered, then its status is sent and the
+connection closed. Nothing here lets an exception escape to the event loop.
+
+Timers: a head must arrive whole within ``header_timeout`` of its first byte
+(408 then close: a client trickling bytes cannot hold a connection); an idle
+keep-alive connection is closed after ``keepalive_timeout``.
+
+Flow control: reading pauses while a handler runs *and* the client has sent
+more requests ahead (so a pipelining client is read no faster than answered),
+and when the transport's write buffer is full the next response waits for
+``resume_writing``. Handlers are not cancelled when the client goes away
+(aiohttp's default since 3.9): they finish and their response is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+
+from .errors import ProtocolError
+from .httpexc import HTTPException
+from .request import HTTP10, HTTP11, HttpVersion, Request
+from .response import Response, StreamResponse, date_cache, reason_phrase
+
+if TYPE_CHECKING:
+    from .app import Application
+
+__all__ = ["ConnectionSet", "HttpProtocol", "Limits"]
+
+access_log = logging.getLogger("service.access")
+error_log = logging.getLogger("service.error")
+server_log = logging.getLogger("service.server")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-connection limits and timeouts (defaults are safe for the internet)."""
+
+    max_target_size: int = 8192  # bytes of request target; over -> 414
+    max_header_size: int = 8192  # sum of name + value bytes over all fields; over -> 431
+    max_header_count: int = 100  # header fields; over -> 431
+    header_timeout: float = 10.0  # seconds from a head's first byte to its end; over -> 408
+    keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
+
+    @property
+    def max_head_bytes(self) -> int:
+        """Raw bytes a head may occupy, whitespace and line ends included (memory guard)."""
+        return self.max_target_size + self.max_header_size + 64 * (self.max_header_count + 1)
+
+
+@dataclass(slots=True)
+class ConnectionSet:
+    """What the server shares with every connection."""
+
+    app: Application
+    limits: Limits
+    access_log: bool = False
+    connections: set[HttpProtocol] = field(default_factory=set)
+    closing: bool = False
+
+
+_VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+_METHOD_NAMES: dict[bytes, str] = {}
+
+
+def _method_name(raw: bytes) -> str:
+    name = _METHOD_NAMES.get(raw)
+    if name is None:
+        name = raw.decode("ascii")
+        if len(_METHOD_NAMES) < 64:
+            _METHOD_NAMES[raw] = name
+    return name
+
+
+def error_bytes(status: int, detail: str = "") -> bytes:
+    """A complete ``Connection: close`` response for a protocol error."""
+    text = f"{status}: {reason_phrase(status)}"
+    if detail:
+        text += f" ({detail})"
+    body = text.encode("latin-1", "replace") + b"\n"
+    return b"".join(
+        (
+            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1"),
+            b"Content-Type: text/plain; charset=utf-8\r\n",
+            b"Content-Length: %d\r\n" % len(body),
+            date_cache.lines(),
+            b"Connection: close\r\n\r\n",
+            body,
+        )
+    )
+
+
+def _parser_error(exc: Exception) -> ProtocolError:
+    """Map an httptools error to what the client is told."""
+    context = exc.__context__
+    if isinstance(context, ProtocolError):
+        return context
+    reason = str(exc) or type(exc).__name__
+    if "version" in reason.lower():
+        return ProtocolError(505, reason)
+    return ProtocolError(400, reason)
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    __slots__ = (
+        "_ctx",
+        "_app",
+        "_limits",
+        "_loop",
+        "_transport",
+        "_parser",
+        "_remote",
+        "_url",
+        "_headers",
+        "_header_bytes",
+        "_head_bytes",
+        "_in_head",
+        "_content_length",
+        "_chunked",
+        "_expect_continue",
+        "_current",
+        "_queue",
+        "_task",
+        "_error",
+        "_stopped",
+        "_closing",
+        "_reading_paused",
+        "_writing_paused",
+        "_drain_waiter",
+        "_timer",
+        "_timer_idle",
+    )
+
+    def __init__(self, ctx: ConnectionSet) -> None:
+        self._ctx = ctx
+        self._app = ctx.app
+        self._limits = ctx.limits
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._remote: str | None = None
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._head_bytes = 0
+        self._in_head = True
+        self._content_length: int | None = None
+        self._chunked = False
+        self._expect_continue = False
+        self._current: Request | None = None  # the request whose body is being parsed
+        self._queue: deque[Request] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._error: ProtocolError | None = None  # to send once the queue is answered
+        self._stopped = False  # parse no more: an error or an upgrade came
+        self._closing = False  # close once the queue is answered
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_idle = False
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they behave as one.
+        self._transport = transport  # type: ignore[assignment]
+        self._ctx.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, (tuple, list)) and peer:
+            self._remote = str(peer[0])
+        elif isinstance(peer, str) and peer:
+            self._remote = peer
+        self._set_timer(self._limits.header_timeout, self._on_header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ctx.connections.discard(self)
+        self._transport = None
+        self._cancel_timer()
+        self._queue.clear()
+        current = self._current
+        if current is not None and not current._body_done:
+            current._body_error = ConnectionResetError("client disconnected")
+            current._feed_eof()
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionResetError("client disconnected"))
+            waiter.exception()  # mark retrieved: nobody may be waiting any more
+
+    def data_received(self, data: bytes) -> None:
+        if self._stopped:
+            return  # we answer what came before the error, then close; the rest is noise
+        if self._timer_idle:
+            self._cancel_timer()
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # We speak only HTTP/1.1: answer the request as usual, then close
+            # (RFC 9110 section 7.8 lets a server ignore Upgrade).
+            self._stopped = True
+            self._closing = True
+        except httptools.HttpParserError as exc:
+            self._protocol_error(_parser_error(exc))
+        except ProtocolError as exc:  # pragma: no cover - callbacks' errors come wrapped
+            self._protocol_error(exc)
+        else:
+            if self._in_head and self._head_bytes > self._limits.max_head_bytes:
+                self._protocol_error(ProtocolError(431, "request header section too large"))
+        if self._task is None:
+            self._start()
+        elif self._queue and not self._reading_paused and self._transport is not None:
+            self._transport.pause_reading()  # the client is ahead of us: stop reading
+            self._reading_paused = True
+
+    def eof_received(self) -> bool | None:
+        # The client half-closed. Answer what is queued, then close.
+        self._closing = True
+        if self._task is None and not self._queue:
+            self._close()
+        return True
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- parser callbacks (PERF: they only record) -----------------------------------
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._content_length = None
+        self._chunked = False
+        self._expect_continue = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.max_target_size:
+            raise ProtocolError(414, "request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        headers = self._headers
+        headers.append((name, value))
+        if (
+            self._header_bytes > self._limits.max_header_size
+            or len(headers) > self._limits.max_header_count
+        ):
+            raise ProtocolError(431, "request header fields too large")
+        size = len(name)
+        if size == 14 and name.lower() == b"content-length":
+            self._content_length = int(value)  # llhttp has checked it is digits
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            self._chunked = True
+        elif size == 6 and name.lower() == b"expect":
+            self._expect_continue = value.lower() == b"100-continue"
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        target = self._url
+        if not target.startswith(b"/"):
+            raise ProtocolError(400, "request target must be a path (origin-form)")
+        raw_path, _, raw_query = target.partition(b"?")
+        raw_path = raw_path.partition(b"#")[0]
+        try:
+            path = raw_path.decode("ascii")
+            if "%" in path:
+                path = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            raise ProtocolError(400, "request path is not valid UTF-8") from None
+        version = _VERSIONS.get(parser.get_http_version()) or HttpVersion(1, 1)
+        length = self._content_length
+        app = self._app
+        if length is not None and length > app.client_max_size:
+            raise ProtocolError(413, f"request body is larger than the limit of {app.client_max_size} bytes")
+        request = Request(
+            _method_name(parser.get_method()),
+            target,
+            path,
+            raw_query.decode("latin-1"),
+            self._headers,
+            version,
+            parser.should_keep_alive(),
+            self,
+            app,
+            content_length=length,
+            expect_continue=self._expect_continue and version == HTTP11,
+            has_body=bool(length) or self._chunked,
+            client_max_size=app.client_max_size,
+        )
+        self._current = request
+        self._queue.append(request)
+
+    def on_body(self, body: bytes) -> None:
+        request = self._current
+        if request is not None:
+            request._feed_body(body)
+            if request._body_error is not None:
+                raise ProtocolError(413, "request body too large")
+
+    def on_message_complete(self) -> None:
+        request = self._current
+        if request is not None:
+            self._current = None
+            request._feed_eof()
+
+    # -- errors ----------------------------------------------------------------------------
+    def _protocol_error(self, error: ProtocolError) -> None:
+        """Stop parsing. Answer the error after the requests queued before it."""
+        self._stopped = True
+        self._closing = True
+        current = self._current
+        if current is not None:
+            # The error is inside a body its handler may be reading: it gets it there
+            # (413 or 400 from ``read()``) and that handler's response is the answer.
+            if current._body_error is None:
+                text = f"{error.status}: {error.reason}"
+                current._body_error = HTTPException(status=error.status, text=text)
+            current._feed_eof()
+        else:
+            self._error = error
+        if self._transport is not None and not self._reading_paused:
+            self._transport.pause_reading()
+            self._reading_paused = True
+
+    # -- answering ----------------------------------------------------------------------
+    def _start(self) -> None:
+        """Start the task that answers queued requests, or finish an idle connection."""
+        if self._queue:
+            self._cancel_timer()
+            ctx = contextvars.copy_context()
+            self._task = self._loop.create_task(self._answer(), context=ctx)
+        elif self._closing or self._ctx.closing:
+            self._finish_connection()
+        elif self._in_head_partial():
+            if self._timer is None or self._timer_idle:
+                self._set_timer(self._limits.header_timeout, self._on_header_timeout)
+        elif self._timer is None:
+            self._set_timer(self._limits.keepalive_timeout, self._close, idle=True)
+
+    def _in_head_partial(self) -> bool:
+        return self._in_head and self._head_bytes > 0
+
+    async def _answer(self) -> None:
+        queue = self._queue
+        keep_alive = True
+        try:
+            while queue and keep_alive and self._transport is not None:
+                request = queue.popleft()
+                if self._writing_paused:
+                    await self.drain()
+                response = await self._app._handle(request)
+                await self._send(request, response)
+                keep_alive = request.keep_alive
+        except ConnectionResetError:
+            keep_alive = False
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except Exception:  # a bug of ours: never pass silently, never leave the client hanging
+            error_log.exception("Internal error answering a request")
+            self._abort()
+        finally:
+            self._task = None
+        if self._transport is None:
+            return
+        if not keep_alive:
+            queue.clear()
+            self._close()
+            return
+        if self._reading_paused and not self._stopped:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        self._start()
+
+    async def _send(self, request: Request, response: StreamResponse) -> None:
+        started = request._response
+        if started is None:
+            try:
+                keep_alive = self._keep_alive(request, response)
+                data = response._render(  # type: ignore[attr-defined]
+                    keep_alive, request.version == HTTP10, request.method == "HEAD"
+                ) if isinstance(response, Response) else None
+            except (ValueError, TypeError, UnicodeEncodeError):
+                error_log.exception("Cannot render the response to %s %s", request.method, request.path)
+                response = Response(status=500, text="500: Internal Server Error")
+                keep_alive = self._keep_alive(request, response)
+                data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
+            if data is None:  # a StreamResponse returned without prepare(): send its head now
+                await response.prepare(request)
+                await response.write_eof()
+            else:
+                request._response = response
+                request.keep_alive = keep_alive
+                if self._transport is not None:
+                    self._transport.write(data)
+        elif started is response:
+            await response.write_eof()
+        else:
+            # A streamed response was begun, then a different one returned (for example
+            # a 500 after the handler failed mid-stream): the message cannot be finished.
+            request.keep_alive = False
+            self._abort()
+            return
+        if self._ctx.access_log:
+            access_log.info(
+                '%s "%s %s HTTP/%d.%d" %d',
+                self._remote,
+                request.method,
+                request.path_qs,
+                request.version.major,
+                request.version.minor,
+                response.status,
+            )
+
+    def _keep_alive(self, request: Request, response: StreamResponse) -> bool:
+        """Whether this response leaves the connection open: it is not the last we send."""
+        if not (
+            request.keep_alive
+            and not response._force_close
+            and request._body_done
+            and request._body_error is None
+            and not self._ctx.closing
+        ):
+            return False
+        # Closing once the queue is answered: only the last response says so.
+        return not self._closing or bool(self._queue) or self._error is not None
+
+    # -- the connection, as requests and responses see it ---------------------------------
+    @property
+    def remote(self) -> str | None:
+        return self._remote
+
+    def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
+        keep_alive = self._keep_alive(request, response)
+        request.keep_alive = keep_alive
+        return self, keep_alive, request.version == HTTP10, request.method == "HEAD"
+
+    def want_body(self, request: Request) -> None:
+        """A handler waits for the body: say ``100 Continue`` if the client asked."""
+        if request._expect_continue and self._transport is not None:
+            request._expect_continue = False
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._reading_paused and not self._stopped and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(data)
+
+    async def drain(self) -> None:
+        if self._transport is None:
+            raise ConnectionResetError("client disconnected")
+        if self._writing_paused:
+            waiter = self._loop.create_future()
+            self._drain_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._drain_waiter = None
+
+    # -- closing ---------------------------------------------------------------------------
+    def _finish_connection(self) -> None:
+        """Send the pending protocol error, if any, and close."""
+        error = self._error
+        if error is not None and self._transport is not None:
+            self._transport.write(error_bytes(error.status, error.reason))
+        self._close()
+
+    def _on_header_timeout(self) -> None:
+        self._timer = None
+        if self._task is not None:
+            return
+        if self._in_head_partial() and self._transport is not None:
+            self._transport.write(error_bytes(408, "request header not received in time"))
+        self._close()
+
+    def shutdown(self) -> None:
+        """Server shutdown: close now if idle, else after the response in progress."""
+        self._closing = True
+        if self._task is None and not self._queue:
+            self._close()
+
+    def _close(self) -> None:
+        self._cancel_timer()
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def _abort(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.abort()
+
+    def abort(self) -> None:
+        """Forced shutdown: cancel the handler and drop the connection."""
+        task = self._task
+        if task is not None:
+            task.cancel()
+        self._abort()
+
+    # -- timers ------------------------------------------------------------------------------
+    def _set_timer(self, delay: float, callback: Any, *, idle: bool = False) -> None:
+        self._cancel_timer()
+        self._timer = self._loop.call_later(delay, callback)
+        self._timer_idle = idle
+
+    def _cancel_timer(self) -> None:
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+            self._timer = None

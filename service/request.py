@@ -1,0 +1,260 @@
+"""What a handler sees: one parsed HTTP request, mostly parsed lazily.
+
+The connection hands over raw pieces (method, target bytes, header pairs as
+bytes); headers, query and body become Python objects only when a handler asks
+(PERF: most handlers read one or two of them, many none).
+
+The body arrives from the connection through ``_feed_body``/``_feed_eof`` and is
+buffered up to the application's ``client_max_size``; ``read()`` waits for the
+end of it. A request sent with ``Expect: 100-continue`` gets its ``100 Continue``
+only when the handler first asks for the body, so a handler that answers without
+reading never makes the client upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from urllib.parse import parse_qsl
+
+from .httpexc import HTTPRequestEntityTooLarge
+from .multidict import CIMultiDict, MultiDict
+
+if TYPE_CHECKING:
+    from .app import Application
+    from .response import StreamResponse, Writer
+    from .router import Route
+
+__all__ = ["HttpVersion", "Request"]
+
+
+class HttpVersion(NamedTuple):
+    major: int
+    minor: int
+
+
+HTTP10 = HttpVersion(1, 0)
+HTTP11 = HttpVersion(1, 1)
+
+
+class Connection(Protocol):
+    """The connection as a request sees it (implemented in protocol.py)."""
+
+    def begin_response(self, request: Request, response: StreamResponse) -> tuple[Writer, bool, bool, bool]: ...
+    def want_body(self, request: Request) -> None: ...
+    @property
+    def remote(self) -> str | None: ...
+
+
+class Request(MutableMapping[str, Any]):
+    """One HTTP request. Also a mapping for per-request state: ``request["user"]``."""
+
+    __slots__ = (
+        "method",
+        "path",
+        "query_string",
+        "version",
+        "keep_alive",
+        "app",
+        "match_info",
+        "route",
+        "_raw_target",
+        "_raw_headers",
+        "_conn",
+        "_headers",
+        "_query",
+        "_state",
+        "_chunks",
+        "_body_size",
+        "_body_done",
+        "_body_error",
+        "_body_waiter",
+        "_body",
+        "_expect_continue",
+        "_content_length",
+        "_client_max_size",
+        "_response",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        raw_target: bytes,
+        path: str,
+        query_string: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        version: HttpVersion,
+        keep_alive: bool,
+        conn: Connection,
+        app: Application,
+        *,
+        content_length: int | None = None,
+        expect_continue: bool = False,
+        has_body: bool = False,
+        client_max_size: int = 1024**2,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.version = version
+        self.keep_alive = keep_alive
+        self.app = app
+        self.match_info: dict[str, Any] = {}
+        self.route: Route | None = None
+        self._raw_target = raw_target
+        self._raw_headers = raw_headers
+        self._conn = conn
+        self._headers: CIMultiDict | None = None
+        self._query: MultiDict | None = None
+        self._state: dict[str, Any] | None = None
+        self._chunks: list[bytes] = []
+        self._body_size = 0
+        self._body_done = not has_body
+        self._body_error: Exception | None = None
+        self._body_waiter: asyncio.Future[None] | None = None
+        self._body: bytes | None = None if has_body else b""
+        self._expect_continue = expect_continue
+        self._content_length = content_length
+        self._client_max_size = client_max_size
+        self._response: StreamResponse | None = None
+
+    # -- the request line and headers -------------------------------------------
+    @property
+    def raw_path(self) -> str:
+        """The request target exactly as sent, query string included."""
+        return self._raw_target.decode("latin-1")
+
+    @property
+    def path_qs(self) -> str:
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    @property
+    def query(self) -> MultiDict:
+        if self._query is None:
+            self._query = MultiDict(parse_qsl(self.query_string, keep_blank_values=True))
+        return self._query
+
+    @property
+    def headers(self) -> CIMultiDict:
+        if self._headers is None:
+            headers = CIMultiDict()
+            headers._items = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers]
+            self._headers = headers
+        return self._headers
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return tuple(self._raw_headers)
+
+    @property
+    def host(self) -> str | None:
+        return self.headers.get("Host")
+
+    @property
+    def content_type(self) -> str:
+        raw = self.headers.get("Content-Type", "")
+        return raw.split(";", 1)[0].strip().lower() or "application/octet-stream"
+
+    @property
+    def charset(self) -> str | None:
+        raw = self.headers.get("Content-Type", "")
+        for param in raw.split(";")[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset":
+                return value.strip().strip('"').lower() or None
+        return None
+
+    @property
+    def content_length(self) -> int | None:
+        return self._content_length
+
+    @property
+    def remote(self) -> str | None:
+        return self._conn.remote
+
+    @property
+    def can_read_body(self) -> bool:
+        return not self._body_done or bool(self._chunks)
+
+    @property
+    def body_exists(self) -> bool:
+        return self._body != b""
+
+    # -- the body -------------------------------------------------------------------
+    def _feed_body(self, chunk: bytes) -> None:
+        if self._body_error is not None:
+            return
+        self._body_size += len(chunk)
+        if self._body_size > self._client_max_size:
+            self._body_error = HTTPRequestEntityTooLarge(self._client_max_size, self._body_size)
+            self._chunks = []
+            self._feed_eof()
+            return
+        self._chunks.append(chunk)
+
+    def _feed_eof(self) -> None:
+        self._body_done = True
+        waiter = self._body_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def read(self) -> bytes:
+        """The whole body (waits for it). Over ``client_max_size`` raises 413."""
+        if self._body is not None:
+            return self._body
+        if not self._body_done:
+            self._conn.want_body(self)
+            while not self._body_done:
+                self._body_waiter = asyncio.get_running_loop().create_future()
+                await self._body_waiter
+        if self._body_error is not None:
+            raise self._body_error
+        self._body = b"".join(self._chunks)
+        self._chunks = []
+        return self._body
+
+    async def text(self) -> str:
+        body = await self.read()
+        return body.decode(self.charset or "utf-8", errors="replace")
+
+    async def json(self, *, loads: Callable[[str], Any] = json.loads) -> Any:
+        return loads(await self.text())
+
+    # -- the response -----------------------------------------------------------------
+    def _begin_response(self, response: StreamResponse) -> tuple[Writer, bool, bool, bool]:
+        if self._response is not None and self._response is not response:
+            raise RuntimeError("a response for this request has already been started")
+        self._response = response
+        return self._conn.begin_response(self, response)
+
+    # -- per-request state ---------------------------------------------------------------
+    def _store(self) -> dict[str, Any]:
+        if self._state is None:
+            self._state = {}
+        return self._state
+
+    def __getitem__(self, key: str) -> Any:
+        return self._store()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._store()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._store()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store())
+
+    def __len__(self) -> int:
+        return len(self._state) if self._state else 0
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"

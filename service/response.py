@@ -1,0 +1,379 @@
+"""What handlers return: ``Response`` (a whole body) and ``StreamResponse``.
+
+A ``Response`` renders its status line, headers and body into one ``bytes``
+object, once, when the connection writes it (RFC 9112 section 4 and 6). The
+common case -- no extra headers -- is assembled from precomputed pieces.
+
+A ``StreamResponse`` sends its head on ``prepare()`` and its body in pieces on
+``write()``: with ``Content-Length`` when the handler set one, otherwise with
+chunked transfer coding (RFC 9112 section 7.1) for HTTP/1.1 peers, or by closing
+the connection for HTTP/1.0 peers, which do not understand chunks.
+
+The connection is reached only through the small ``Writer`` protocol below, so
+this module knows nothing of sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .multidict import CIMultiDict
+
+if TYPE_CHECKING:
+    from .request import Request
+
+__all__ = ["Response", "StreamResponse", "json_response"]
+
+SERVER_HEADER = b"Server: service\r\n"
+
+# PERF: status lines are built once per status code, not per response.
+_REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}
+_STATUS_LINES: dict[int, bytes] = {
+    code: f"HTTP/1.1 {code} {phrase}\r\n".encode("latin-1") for code, phrase in _REASONS.items()
+}
+_CT_LINES: dict[str, bytes] = {}
+_FORBIDDEN_IN_HEADERS = frozenset("\r\n\x00")
+
+
+def reason_phrase(status: int) -> str:
+    return _REASONS.get(status, "")
+
+
+def _status_line(status: int, reason: str | None) -> bytes:
+    if reason is None:
+        line = _STATUS_LINES.get(status)
+        if line is not None:
+            return line
+        reason = _REASONS.get(status, "")
+    _check_header_text(reason)
+    return f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+
+
+def _ct_line(value: str) -> bytes:
+    line = _CT_LINES.get(value)
+    if line is None:
+        _check_header_text(value)
+        line = f"Content-Type: {value}\r\n".encode("latin-1")
+        if len(_CT_LINES) < 256:  # bounded: content types are a small set
+            _CT_LINES[value] = line
+    return line
+
+
+def _check_header_text(text: str) -> None:
+    """Refuse CR, LF and NUL so no handler can split a response (RFC 9110 5.5)."""
+    if not _FORBIDDEN_IN_HEADERS.isdisjoint(text):
+        raise ValueError(f"header text may not contain CR, LF or NUL: {text!r}")
+
+
+class _DateCache:
+    """``Date`` and ``Server`` header lines, re-rendered at most once a second."""
+
+    __slots__ = ("_second", "_line")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = b""
+
+    def lines(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            date = formatdate(now, usegmt=True)
+            self._line = b"Date: " + date.encode("ascii") + b"\r\n" + SERVER_HEADER
+        return self._line
+
+
+date_cache = _DateCache()
+
+
+class Writer(Protocol):
+    """The connection as a response sees it."""
+
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+
+
+class StreamResponse:
+    """A response whose body is written in pieces after ``prepare()``."""
+
+    __slots__ = (
+        "status",
+        "reason",
+        "headers",
+        "_content_type",
+        "_charset",
+        "_content_length",
+        "_chunked",
+        "_writer",
+        "_head_only",
+        "_eof_sent",
+        "_keep_alive",
+        "_force_close",
+    )
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        reason: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if not 100 <= status <= 999:
+            raise ValueError(f"status must be a three-digit code, not {status!r}")
+        self.status = status
+        self.reason = reason
+        self.headers: CIMultiDict = CIMultiDict(headers) if headers else CIMultiDict()
+        self._content_type: str | None = None
+        self._charset: str | None = None
+        self._content_length: int | None = None
+        self._chunked = False
+        self._writer: Writer | None = None
+        self._head_only = False
+        self._eof_sent = False
+        self._keep_alive = True
+        self._force_close = False
+
+    # -- attributes handlers set -------------------------------------------
+    def set_status(self, status: int, reason: str | None = None) -> None:
+        self.status = status
+        self.reason = reason
+
+    @property
+    def content_type(self) -> str | None:
+        return self._content_type
+
+    @content_type.setter
+    def content_type(self, value: str | None) -> None:
+        self._content_type = value
+
+    @property
+    def charset(self) -> str | None:
+        return self._charset
+
+    @charset.setter
+    def charset(self, value: str | None) -> None:
+        self._charset = value
+
+    @property
+    def content_length(self) -> int | None:
+        return self._content_length
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        if self.prepared:
+            raise RuntimeError("cannot change Content-Length after prepare()")
+        self._content_length = value
+
+    @property
+    def prepared(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def keep_alive(self) -> bool:
+        return self._keep_alive and not self._force_close
+
+    def force_close(self) -> None:
+        """Close the connection after this response."""
+        self._force_close = True
+
+    def _full_content_type(self) -> str | None:
+        ct = self._content_type
+        if ct is not None and self._charset is not None and "charset=" not in ct:
+            return f"{ct}; charset={self._charset}"
+        return ct
+
+    # -- rendering ------------------------------------------------------------
+    def _render_head(self, keep_alive: bool, http10: bool, length: int | None) -> bytes:
+        """The status line and header block, ending with the blank line."""
+        parts = [_status_line(self.status, self.reason)]
+        ct = self._full_content_type()
+        if ct is not None and "content-type" not in self.headers:
+            parts.append(_ct_line(ct))
+        for name, value in self.headers._items:
+            _check_header_text(name)
+            _check_header_text(value)
+            if ":" in name or not name:
+                raise ValueError(f"invalid header name {name!r}")
+            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+        if length is not None and "content-length" not in self.headers:
+            parts.append(b"Content-Length: %d\r\n" % length)
+        elif self._chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        parts.append(date_cache.lines())
+        if not keep_alive:
+            parts.append(b"Connection: close\r\n")
+        elif http10:
+            parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    # -- streaming API --------------------------------------------------------
+    async def prepare(self, request: Request) -> Writer:
+        """Send the status line and headers; the body follows with ``write()``."""
+        if self._writer is not None:
+            return self._writer
+        writer, keep_alive, http10, head_only = request._begin_response(self)
+        length = self._content_length
+        if length is None and not head_only and self.status not in (204, 304):
+            if http10:
+                keep_alive = False  # the end of the body is the end of the connection
+            else:
+                self._chunked = True
+        self._keep_alive = keep_alive
+        self._head_only = head_only
+        writer.write(self._render_head(keep_alive, http10, length))
+        self._writer = writer
+        return writer
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("call prepare() before write()")
+        if self._eof_sent:
+            raise RuntimeError("cannot write() after write_eof()")
+        if not data or self._head_only:
+            return
+        if self._chunked:
+            writer.write(b"%x\r\n" % len(data) + bytes(data) + b"\r\n")
+        else:
+            writer.write(bytes(data))
+        await writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._eof_sent:
+            return
+        if data:
+            await self.write(data)
+        if self._writer is None:
+            raise RuntimeError("call prepare() before write_eof()")
+        self._eof_sent = True
+        if self._chunked and not self._head_only:
+            self._writer.write(b"0\r\n\r\n")
+        await self._writer.drain()
+
+
+class Response(StreamResponse):
+    """A response with its whole body in memory, rendered in one write."""
+
+    __slots__ = ("_body",)
+
+    def __init__(
+        self,
+        *,
+        body: bytes | bytearray | None = None,
+        status: int = 200,
+        reason: str | None = None,
+        text: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        charset: str | None = None,
+    ) -> None:
+        super().__init__(status=status, reason=reason, headers=headers)
+        if body is not None and text is not None:
+            raise ValueError("pass body or text, not both")
+        if text is not None:
+            if not isinstance(text, str):
+                raise TypeError(f"text must be str, not {type(text).__name__}")
+            self._charset = charset or "utf-8"
+            self._body = text.encode(self._charset)
+            self._content_type = content_type or "text/plain"
+        else:
+            if body is not None and not isinstance(body, (bytes, bytearray)):
+                raise TypeError(f"body must be bytes, not {type(body).__name__}")
+            self._body = bytes(body) if body is not None else b""
+            self._charset = charset
+            if content_type is not None:
+                self._content_type = content_type
+            elif body is not None:
+                self._content_type = "application/octet-stream"
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = bytes(value)
+
+    @property
+    def text(self) -> str:
+        return self._body.decode(self._charset or "utf-8")
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._charset = self._charset or "utf-8"
+        self._body = value.encode(self._charset)
+        if self._content_type is None:
+            self._content_type = "text/plain"
+
+    @property
+    def content_length(self) -> int | None:
+        return len(self._body)
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        raise RuntimeError("a Response's Content-Length is its body's length")
+
+    def _render(self, keep_alive: bool, http10: bool, head_only: bool) -> bytes:
+        """Head and body as one ``bytes`` (no body for HEAD, 204 or 304)."""
+        self._keep_alive = keep_alive
+        status = self.status
+        body = self._body
+        no_body = status in (204, 304) or 100 <= status < 200
+        if self.headers or self.reason is not None:
+            head = self._render_head(keep_alive, http10, None if no_body else len(body))
+        else:
+            # PERF: the common case, from precomputed pieces in one join.
+            ct = self._full_content_type()
+            head = b"".join(
+                (
+                    _STATUS_LINES.get(status) or _status_line(status, None),
+                    _ct_line(ct) if ct is not None else b"",
+                    b"" if no_body else b"Content-Length: %d\r\n" % len(body),
+                    date_cache.lines(),
+                    b"" if keep_alive and not http10 else
+                    (b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"),
+                    b"\r\n",
+                )
+            )
+        if head_only or no_body:
+            return head
+        return head + body
+
+    async def prepare(self, request: Request) -> Writer:
+        """Send the whole response now (rarely needed: returning it is enough)."""
+        if self._writer is not None:
+            return self._writer
+        writer, keep_alive, http10, head_only = request._begin_response(self)
+        self._head_only = head_only
+        writer.write(self._render(keep_alive, http10, head_only))
+        self._writer = writer
+        self._eof_sent = True
+        return writer
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise RuntimeError("a Response is sent whole; use StreamResponse to write in pieces")
+
+
+def json_response(
+    data: Any = None,
+    *,
+    status: int = 200,
+    reason: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+    dumps: Callable[[Any], str] = json.dumps,
+) -> Response:
+    """A ``Response`` whose body is ``data`` serialised as JSON (UTF-8)."""
+    return Response(
+        text=dumps(data),
+        status=status,
+        reason=reason,
+        headers=headers,
+        content_type=content_type,
+    )

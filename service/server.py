@@ -1,0 +1,217 @@
+"""Serving an Application: sockets, signals and graceful shutdown.
+
+``Server`` is the async building block (tests use it on port 0); ``run_app`` is
+the blocking front door, as in aiohttp.
+
+Shutdown runs in small ordered steps (after aiohttp's runner and uvicorn):
+1. stop accepting: close the listening sockets;
+2. run ``on_shutdown`` hooks;
+3. close idle connections now; busy ones close after the response in progress;
+4. wait for them up to ``shutdown_timeout``, then cancel handlers and drop them;
+5. run ``on_cleanup`` hooks.
+A second SIGINT/SIGTERM skips the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from collections.abc import Callable
+
+from .app import Application
+from .protocol import ConnectionSet, HttpProtocol, Limits
+
+__all__ = ["Server", "run_app"]
+
+server_log = logging.getLogger("service.server")
+
+
+class Server:
+    """Serves one ``Application`` on one listening socket."""
+
+    def __init__(
+        self,
+        app: Application,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 8080,
+        sock: socket.socket | None = None,
+        limits: Limits | None = None,
+        shutdown_timeout: float = 10.0,
+        access_log: bool = False,
+        backlog: int = 1024,
+        reuse_port: bool = False,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.shutdown_timeout = shutdown_timeout
+        self._sock = sock
+        self._backlog = backlog
+        self._reuse_port = reuse_port
+        self._ctx = ConnectionSet(app, limits or Limits(), access_log)
+        self._server: asyncio.base_events.Server | None = None
+        self._force = asyncio.Event()
+        self._stopped = False
+
+    @property
+    def connections(self) -> int:
+        return len(self._ctx.connections)
+
+    async def start(self) -> None:
+        """Run ``on_startup`` hooks, then listen. Logs the real address."""
+        await self.app.startup()
+        loop = asyncio.get_running_loop()
+        ctx = self._ctx
+
+        def factory() -> HttpProtocol:
+            return HttpProtocol(ctx)
+
+        if self._sock is not None:
+            self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
+        else:
+            self._server = await loop.create_server(
+                factory,
+                self.host,
+                self.port,
+                backlog=self._backlog,
+                reuse_port=self._reuse_port or None,
+            )
+        sockname = self._server.sockets[0].getsockname()
+        self.host, self.port = str(sockname[0]), int(sockname[1])
+        server_log.info("Serving on http://%s:%d", self.host, self.port)
+
+    def force(self) -> None:
+        """Make a shutdown in progress skip its wait for busy connections."""
+        self._force.set()
+
+    async def shutdown(self) -> None:
+        """Stop gracefully; see the module docstring for the order of steps."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._server is not None:
+            self._server.close()
+        try:
+            await self.app.shutdown()
+        finally:
+            await self._close_connections()
+            await self.app.cleanup()
+
+    async def _close_connections(self) -> None:
+        ctx = self._ctx
+        ctx.closing = True
+        for conn in list(ctx.connections):
+            conn.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout
+        while ctx.connections and loop.time() < deadline and not self._force.is_set():
+            await asyncio.sleep(0.05)
+        if ctx.connections:
+            server_log.warning(
+                "Shutdown: %d connection(s) still busy; cancelling their handlers",
+                len(ctx.connections),
+            )
+            for conn in list(ctx.connections):
+                conn.abort()
+            await asyncio.sleep(0)  # let cancelled handlers unwind
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+
+def _configure_logging() -> None:
+    """Show our INFO lines when the program has not configured logging itself."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if use_uvloop is False:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if use_uvloop:
+            raise
+        return None
+    return uvloop.new_event_loop
+
+
+async def serve_until_signal(server: Server, *, handle_signals: bool = True) -> None:
+    """Start ``server``, wait for SIGINT/SIGTERM, then shut it down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            server_log.warning("Second signal: stopping now")
+            server.force()
+        else:
+            server_log.info("Shutting down (signal again to force)")
+            stop.set()
+
+    installed: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+    try:
+        await server.start()
+        await stop.wait()
+    finally:
+        await server.shutdown()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def run_app(
+    app: Application,
+    *,
+    host: str = "0.0.0.0",
+    port: int = 8080,
+    sock: socket.socket | None = None,
+    shutdown_timeout: float = 10.0,
+    keepalive_timeout: float = 75.0,
+    header_timeout: float = 10.0,
+    max_target_size: int = 8192,
+    max_header_size: int = 8192,
+    max_header_count: int = 100,
+    access_log: bool = False,
+    backlog: int = 1024,
+    reuse_port: bool = False,
+    handle_signals: bool = True,
+    use_uvloop: bool | None = None,
+) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully and return.
+
+    ``use_uvloop=None`` uses uvloop when it is installed. Limits and timeouts are
+    described in the README's "Limits and security" section.
+    """
+    _configure_logging()
+    limits = Limits(
+        max_target_size=max_target_size,
+        max_header_size=max_header_size,
+        max_header_count=max_header_count,
+        header_timeout=header_timeout,
+        keepalive_timeout=keepalive_timeout,
+    )
+    server = Server(
+        app,
+        host=host,
+        port=port,
+        sock=sock,
+        limits=limits,
+        shutdown_timeout=shutdown_timeout,
+        access_log=access_log,
+        backlog=backlog,
+        reuse_port=reuse_port,
+    )
+    with asyncio.Runner(loop_factory=_loop_factory(use_uvloop)) as runner:
+        runner.run(serve_until_signal(server, handle_signals=handle_signals))
