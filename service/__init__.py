@@ -26,7 +26,7 @@ from .multidict import CIMultiDict, MultiDict
 from .protocol import Limits
 from .request import HttpVersion, Request
 from .response import Response, StreamResponse, json_response
-from .routedef import RouteDef, RouteTableDef
+from .routedef import Handler, RouteDef, RouteTableDef
 from .router import Route, Router
 from .server import Server, run_app
 
@@ -45,6 +45,7 @@ __all__ = [
     "HTTPServiceUnavailable",
     "HTTPUnprocessableEntity",
     "HTTPUnsupportedMediaType",
+    "Handler",
     "HttpVersion",
     "Issue",
     "Limits",

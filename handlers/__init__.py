@@ -1,0 +1,1 @@
+"""The example service's handlers. routes.yaml names them by dotted path."""

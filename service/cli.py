@@ -1,0 +1,145 @@
+"""The command line -- the composition root, and the only place with exit codes.
+
+    python -m service serve  [ROUTES] [--host H] [--port P]
+    python -m service check  [ROUTES]
+    python -m service routes [ROUTES]
+
+Exit codes: 0 ok, 2 configuration error (every issue printed as
+``FILE:LINE:COL: where: what``), 1 runtime failure (e.g. the port is taken).
+Settings come from defaults, then the ``service:`` block, then flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .app import Application
+from .errors import ConfigError
+from .project import load_app, spec_of
+from .protocol import Limits
+from .server import Server, _configure_logging, _loop_factory, serve_until_signal
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+log = logging.getLogger("service.server")
+
+
+def _default_routes() -> str:
+    return os.environ.get("SERVICE_ROUTES", "routes.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="Run a web service described by a routes.yaml file.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    routes_help = "the routes file (default: $SERVICE_ROUTES or ./routes.yaml)"
+
+    serve = sub.add_parser("serve", help="serve the routes file", description="Serve the routes file until SIGINT/SIGTERM.")
+    serve.add_argument("routes", nargs="?", default=None, help=routes_help)
+    serve.add_argument("--host", help="interface to listen on (overrides service.host)")
+    serve.add_argument("--port", type=int, help="port to listen on, 0 for any free one (overrides service.port)")
+    serve.add_argument("--access-log", action="store_true", default=None, help="log every request")
+    serve.add_argument(
+        "--log-level",
+        default=os.environ.get("SERVICE_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="log level (default: $SERVICE_LOG_LEVEL or info)",
+    )
+
+    check = sub.add_parser("check", help="validate the routes file and import every handler",
+                           description="Validate the routes file and import every handler; exit 2 on any problem.")
+    check.add_argument("routes", nargs="?", default=None, help=routes_help)
+
+    show = sub.add_parser("routes", help="print the routing table", description="Print the routing table.")
+    show.add_argument("routes", nargs="?", default=None, help=routes_help)
+    return parser
+
+
+def _load(path: str) -> Application | None:
+    try:
+        return load_app(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        count = len(exc.issues)
+        print(f"{path}: {count} problem{'s' if count != 1 else ''}; nothing was started", file=sys.stderr)
+        return None
+
+
+def _check(path: str) -> int:
+    app = _load(path)
+    if app is None:
+        return EXIT_CONFIG
+    spec = spec_of(app)
+    print(
+        f"{path}: OK: {len(spec.routes)} route{'s' if len(spec.routes) != 1 else ''}, "
+        f"{len(spec.middlewares)} middleware, "
+        f"{len(spec.on_startup) + len(spec.on_shutdown) + len(spec.on_cleanup)} hook(s)"
+    )
+    return EXIT_OK
+
+
+def _routes(path: str) -> int:
+    app = _load(path)
+    if app is None:
+        return EXIT_CONFIG
+    rows = [("METHOD", "PATH", "HANDLER", "NAME")]
+    for route in app.router.routes():
+        handler = route.handler
+        target = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
+        rows.append((route.method, route.path, target, route.name or ""))
+    spec = spec_of(app)
+    dotted = {(r.method, r.path): r.handler for r in spec.routes}
+    rows[1:] = [(m, p, dotted.get((m, p), "(built-in)"), n) for m, p, h, n in rows[1:]]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, path: str) -> int:
+    _configure_logging()
+    logging.getLogger("service").setLevel(args.log_level.upper())
+    app = _load(path)
+    if app is None:
+        return EXIT_CONFIG
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = spec_of(app).settings.model_copy(update=overrides)
+    server = Server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        limits=Limits(header_timeout=settings.header_timeout, keepalive_timeout=settings.keepalive_timeout),
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=settings.access_log if args.access_log is None else args.access_log,
+    )
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory(None)) as runner:
+            runner.run(serve_until_signal(server))
+    except OSError as exc:
+        print(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except Exception as exc:  # a startup hook failed, for example
+        log.exception("Service stopped by an error")
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = args.routes or _default_routes()
+    if args.command == "check":
+        return _check(path)
+    if args.command == "routes":
+        return _routes(path)
+    return _serve(args, path)
+

@@ -1,0 +1,100 @@
+"""The schema of routes.yaml as pydantic models -- the schema and nothing else.
+
+Every model is frozen and forbids unknown keys. Sizes (``1MiB``) and durations
+(``10s``) are parsed here so every consumer gets plain ints and floats. The
+loader (loader.py) handles YAML, positions and the flexible ``routes:`` grammar;
+it validates each fixed-shape piece with these models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = ["Duration", "RouteOptions", "RoutesFile", "ServiceSettings", "Size", "parse_duration", "parse_size"]
+
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]i?B|B)?\s*\Z", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}  # fmt: skip
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*\Z")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?$"
+
+
+def parse_size(value: object) -> int:
+    """``1MiB``, ``512KB``, ``100B`` or a plain number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 1MiB or 65536")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    m = _SIZE.match(str(value))
+    if m is None:
+        raise ValueError(f"{value!r} is not a size: use bytes or a unit B, KB, MB, GB, KiB, MiB, GiB")
+    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+
+
+def parse_duration(value: object) -> float:
+    """``10s``, ``500ms``, ``2m``, ``1h`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 10s or 500ms")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    m = _DURATION.match(str(value))
+    if m is None:
+        raise ValueError(f"{value!r} is not a duration: use a number with ms, s, m or h")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2) or "s"]
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+DottedName = Annotated[str, Field(pattern=_DOTTED)]
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceSettings(BaseModel):
+    """The ``service:`` block. Every key has a default."""
+
+    model_config = _FROZEN
+
+    name: str = "service"
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)
+    client_max_size: Size = 1024**2
+    shutdown_timeout: Duration = 10.0
+    keepalive_timeout: Duration = 75.0
+    header_timeout: Duration = 10.0
+    access_log: bool = False
+    healthz: str | None = "/healthz"  # path of the built-in health route; null turns it off
+
+
+class RouteOptions(BaseModel):
+    """The long form of one route."""
+
+    model_config = _FROZEN
+
+    handler: DottedName
+    name: str | None = None
+    description: str | None = None
+    timeout: Duration | None = None  # answer 503 when the handler takes longer
+
+
+class RoutesFile(BaseModel):
+    """The top level. ``routes`` arrives normalised by the loader, not raw."""
+
+    model_config = _FROZEN
+
+    service: ServiceSettings = ServiceSettings()
+    middlewares: tuple[DottedName, ...] = ()
+    on_startup: tuple[DottedName, ...] = ()
+    on_shutdown: tuple[DottedName, ...] = ()
+    on_cleanup: tuple[DottedName, ...] = ()
+    routes: dict[str, object] = Field(default_factory=dict)

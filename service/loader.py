@@ -1,0 +1,386 @@
+"""routes.yaml text -> a validated ``Spec`` whose every piece knows its position.
+
+Theory of operation
+-------------------
+1. PyYAML *composes* the text into nodes (not Python objects), so each node
+   keeps its ``line:col``. Duplicate keys -- which PyYAML would silently
+   collapse -- are found on the nodes.
+2. ``${VAR}`` / ``${VAR:-default}`` are substituted in scalar nodes, so a value
+   from the environment is typed (and reported) like one written in the file.
+3. Nodes become Python values while a side table records the position of every
+   key and value by its path (``("service", "port")``).
+4. Fixed-shape parts go through the pydantic models of config.py; each pydantic
+   error location is a path, looked up in the side table.
+5. The flexible ``routes:`` grammar is walked here, and every route is added to
+   a scratch ``Router`` so pattern, duplicate and ambiguity errors are the very
+   ones code-built apps get -- with both positions named.
+
+Every problem is collected; ``load`` raises one ``ConfigError`` listing them.
+Importing handlers is not done here (see resolve.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .config import RouteOptions, RoutesFile, ServiceSettings
+from .errors import ConfigError, Issue, RouteError
+from .router import METHODS, Router
+
+__all__ = ["Location", "NamedRef", "RouteSpec", "Spec", "load", "load_text"]
+
+Loc = tuple[str | int, ...]
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SHORT_KEY = re.compile(r"(?P<method>[A-Za-z*]+)\s+(?P<path>\S+)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def issue(self, where: str, what: str) -> Issue:
+        return Issue(self.file, self.line, self.col, where, what)
+
+
+@dataclass(frozen=True, slots=True)
+class NamedRef:
+    """A dotted name in the file (middleware, hook) and where it is written."""
+
+    dotted: str
+    where: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    method: str
+    path: str
+    options: RouteOptions
+    where: str  # e.g. routes['GET /hello']
+    at: Location  # the route's key
+    handler_at: Location  # the handler's dotted name
+
+    @property
+    def handler(self) -> str:
+        return self.options.handler
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A routes file, validated; nothing imported yet."""
+
+    file: str
+    base_dir: Path
+    settings: ServiceSettings
+    routes: tuple[RouteSpec, ...]
+    middlewares: tuple[NamedRef, ...]
+    on_startup: tuple[NamedRef, ...]
+    on_shutdown: tuple[NamedRef, ...]
+    on_cleanup: tuple[NamedRef, ...]
+
+
+def format_where(loc: Loc) -> str:
+    """``("routes", "GET /x", "handler")`` -> ``routes['GET /x'].handler``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out or "(top level)"
+
+
+class _Doc:
+    """Python values of a YAML document plus the position of every key and value."""
+
+    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.env = env
+        self.values: dict[Loc, Location] = {}
+        self.keys: dict[Loc, Location] = {}
+        self.issues: list[Issue] = []
+        self.unset: set[Location] = set()  # values naming an unset variable: reported once
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._resolver = yaml.resolver.Resolver()
+
+    def at(self, node: yaml.Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def value_at(self, loc: Loc) -> Location:
+        """The position of the value at ``loc``, or of its nearest ancestor."""
+        for i in range(len(loc), -1, -1):
+            found = self.values.get(loc[:i])
+            if found is not None:
+                return found
+        return Location(self.file, 1, 1)
+
+    def key_at(self, loc: Loc) -> Location:
+        return self.keys.get(loc) or self.value_at(loc)
+
+    def convert(self, node: yaml.Node, loc: Loc) -> Any:
+        self.values[loc] = self.at(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*loc, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, loc)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.issues.append(self.at(key_node).issue(format_where(loc), "keys must be plain strings"))
+                continue
+            key = str(key_node.value)
+            if key in out:
+                first = self.keys[(*loc, key)]
+                self.issues.append(
+                    self.at(key_node).issue(
+                        format_where((*loc, key)), f"duplicate key {key!r} (first defined at line {first.line})"
+                    )
+                )
+                continue
+            self.keys[(*loc, key)] = self.at(key_node)
+            out[key] = self.convert(value_node, (*loc, key))
+        return out
+
+    def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) and "$" in node.value:
+            text = self._interpolate(node.value, loc, node)
+            if text != node.value:
+                tag = self._resolver.resolve(yaml.ScalarNode, text, (True, False))
+                node = yaml.ScalarNode(tag, text, node.start_mark, node.end_mark)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.issues.append(self.at(node).issue(format_where(loc), f"cannot read value: {problem}"))
+            return None
+
+    def _interpolate(self, text: str, loc: Loc, node: yaml.Node) -> str:
+        def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            value = self.env.get(name)
+            if value is not None and (value or default is None):
+                return value
+            if default is not None:
+                return default
+            self.unset.add(self.at(node))
+            self.issues.append(
+                self.at(node).issue(
+                    format_where(loc),
+                    f"environment variable {name} is not set (set it, or write ${{{name}:-default}})",
+                )
+            )
+            return m.group(0)
+
+        return _ENV.sub(sub, text)
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise ConfigError([Issue(file, line, col, "(yaml)", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Issue(file, 1, 1, "(yaml)", f"YAML error: {exc}")]) from None
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Field names of the model reached by ``loc`` (for 'did you mean')."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _pydantic_issues(doc: _Doc, exc: ValidationError, model: type[BaseModel], prefix: Loc) -> list[Issue]:
+    """Map each pydantic error to the node it is about; ``prefix`` locates the object."""
+    issues = []
+    for err in exc.errors():
+        rel: Loc = tuple(err["loc"])
+        loc = (*prefix, *rel)
+        where = format_where(loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(rel[-1])
+            known = _fields_at(model, rel[:-1])
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            issues.append(doc.key_at(loc).issue(where, f"unknown key {key!r}{hint}"))
+        elif kind == "missing":
+            issues.append(doc.value_at(loc[:-1]).issue(where, f"missing required key {rel[-1]!r}"))
+        elif kind == "string_pattern_mismatch":
+            issues.append(
+                doc.value_at(loc).issue(
+                    where,
+                    f"{err['input']!r} is not a dotted name (write e.g. handlers.users.get_user"
+                    " or handlers.users:get_user)",
+                )
+            )
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            issues.append(doc.value_at(loc).issue(where, msg))
+    return issues
+
+
+def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | None = None) -> Spec:
+    """Validate routes.yaml ``text``; ``file`` names it in messages."""
+    if not text.strip():
+        raise ConfigError([Issue(file, 1, 1, "(file)", "the file is empty: it needs at least a 'routes:' mapping")])
+    root = _compose(text, file)
+    doc = _Doc(file, os.environ if env is None else env)
+    if root is None:
+        raise ConfigError([Issue(file, 1, 1, "(file)", "the file holds no YAML document")])
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError([doc.at(root).issue("(top level)", "the top level must be a mapping with a 'routes:' key")])
+    raw = doc.convert(root, ())
+    issues = doc.issues
+    parsed: RoutesFile | None = None
+    try:
+        parsed = RoutesFile.model_validate(raw)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(doc, exc, RoutesFile, ()))
+    routes = _routes(doc, raw.get("routes"), issues)
+    if "routes" not in raw:
+        issues.append(Issue(file, 1, 1, "(top level)", "no 'routes:' mapping: the service would answer nothing"))
+    # A value naming an unset variable already has its issue; its knock-on errors would only confuse.
+    issues = [
+        i for i in issues
+        if Location(i.file, i.line, i.col) not in doc.unset or i.what.startswith("environment variable")
+    ]
+    if issues:
+        raise ConfigError(sorted(issues, key=lambda i: (i.line, i.col)))
+    assert parsed is not None  # no issues means validation passed
+
+    def refs(key: str) -> tuple[NamedRef, ...]:
+        return tuple(
+            NamedRef(name, format_where((key, i)), doc.value_at((key, i)))
+            for i, name in enumerate(getattr(parsed, key))
+        )
+
+    return Spec(
+        file=file,
+        base_dir=Path(file).resolve().parent,
+        settings=parsed.service,
+        routes=tuple(routes),
+        middlewares=refs("middlewares"),
+        on_startup=refs("on_startup"),
+        on_shutdown=refs("on_shutdown"),
+        on_cleanup=refs("on_cleanup"),
+    )
+
+
+def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Spec:
+    """Read and validate a routes file. Raises ``ConfigError`` listing every problem."""
+    file = os.fspath(path)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Issue(file, 1, 1, "(file)", "file not found")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Issue(file, 1, 1, "(file)", "is a directory, not a routes file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Issue(file, 1, 1, "(file)", f"cannot read: {exc}")]) from None
+    return load_text(text, file, env=env)
+
+
+# -- the routes: grammar ------------------------------------------------------------------
+def _routes(doc: _Doc, raw: Any, issues: list[Issue]) -> list[RouteSpec]:
+    """Walk ``routes:``: ``"METHOD /path": target`` or ``/path: {METHOD: target}``."""
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        issues.append(doc.value_at(("routes",)).issue("routes", "must be a mapping of routes"))
+        return []
+    found: list[RouteSpec] = []
+    for key, value in raw.items():
+        loc: Loc = ("routes", key)
+        m = _SHORT_KEY.match(key)
+        if key.startswith("/"):
+            if not isinstance(value, dict):
+                issues.append(
+                    doc.value_at(loc).issue(
+                        format_where(loc), "a '/path' key needs a mapping of methods, e.g. GET: handlers.x.y"
+                    )
+                )
+                continue
+            for method, target in value.items():
+                route = _route(doc, method, key, target, (*loc, method), issues)
+                if route is not None:
+                    found.append(route)
+        elif m is not None:
+            route = _route(doc, m["method"], m["path"], value, loc, issues)
+            if route is not None:
+                found.append(route)
+        else:
+            issues.append(
+                doc.key_at(loc).issue(
+                    format_where(loc), "a route key is 'METHOD /path' (e.g. 'GET /hello') or a '/path' mapping"
+                )
+            )
+    _check_table(found, issues)
+    return found
+
+
+def _route(doc: _Doc, method: str, path: str, target: Any, loc: Loc, issues: list[Issue]) -> RouteSpec | None:
+    where = format_where(loc)
+    upper = method.upper()
+    if upper not in METHODS and upper != "*":
+        close = difflib.get_close_matches(upper, METHODS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (use one of {', '.join(METHODS)} or '*')"
+        issues.append(doc.key_at(loc).issue(where, f"unknown method {method!r}{hint}"))
+        return None
+    data = {"handler": target} if isinstance(target, str) else target
+    if not isinstance(data, dict):
+        issues.append(
+            doc.value_at(loc).issue(where, "a route is a dotted handler name or a mapping with 'handler:'")
+        )
+        return None
+    try:
+        options = RouteOptions.model_validate(data)
+    except ValidationError as exc:
+        # In the short form ``(*loc, "handler")`` has no node of its own; its
+        # position falls back to the value written after the key, as wanted.
+        issues.extend(_pydantic_issues(doc, exc, RouteOptions, loc))
+        return None
+    handler_loc = loc if isinstance(target, str) else (*loc, "handler")
+    return RouteSpec(upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc))
+
+
+def _check_table(routes: list[RouteSpec], issues: list[Issue]) -> None:
+    """Add every route to a scratch router: bad patterns, duplicates, ambiguity."""
+
+    async def placeholder(request: Any) -> Any:  # pragma: no cover - never called
+        raise NotImplementedError
+
+    router = Router()
+    for route in routes:
+        try:
+            router.add_route(route.method, route.path, placeholder, name=route.options.name, origin=str(route.at))
+        except RouteError as exc:
+            issues.append(route.at.issue(route.where, str(exc)))

@@ -1,0 +1,109 @@
+"""A validated ``Spec`` -> a ready ``Application``: import every name, build the table.
+
+This is where routes.yaml meets the code-built API: each route becomes a
+``RouteDef`` and goes through ``Application.add_routes`` like any other. Every
+name is resolved before the first error is raised, so one run lists them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .app import Application
+from .errors import ConfigError, Issue, RouteError
+from .httpexc import HTTPServiceUnavailable
+from .loader import Location, Spec, load
+from .request import Request
+from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted
+from .response import StreamResponse, json_response
+from .routedef import Handler, RouteDef
+
+__all__ = ["build_app", "load_app"]
+
+SPEC_KEY = "service.spec"
+
+
+def _with_timeout(handler: Handler, seconds: float) -> Handler:
+    """Answer 503 when ``handler`` runs longer than ``seconds``."""
+
+    async def timed(request: Request) -> StreamResponse:
+        timeout = asyncio.timeout(seconds)
+        try:
+            async with timeout:
+                return await handler(request)
+        except TimeoutError:
+            if timeout.expired():
+                raise HTTPServiceUnavailable(text="503: the handler did not answer in time") from None
+            raise
+
+    return timed
+
+
+def _healthz(name: str) -> Handler:
+    async def healthz(request: Request) -> StreamResponse:
+        return json_response({"status": "ok", "service": name})
+
+    return healthz
+
+
+def build_app(spec: Spec) -> Application:
+    """Import every handler, middleware and hook of ``spec`` into an ``Application``."""
+    add_to_path(spec.base_dir)
+    issues: list[Issue] = []
+
+    def resolve(dotted: str, at: Location, where: str, args: tuple[str, ...]) -> Any:
+        try:
+            return check_async_callable(import_dotted(dotted), dotted, args)
+        except ResolveError as exc:
+            issues.append(at.issue(where, str(exc)))
+            return None
+
+    routes: list[RouteDef] = []
+    for route in spec.routes:
+        handler = resolve(route.handler, route.handler_at, route.where, ("request",))
+        if handler is not None:
+            if route.options.timeout is not None:
+                handler = _with_timeout(handler, route.options.timeout)
+            routes.append(RouteDef(route.method, route.path, handler, route.options.name, str(route.at)))
+    middlewares = [resolve(m.dotted, m.at, m.where, ("request", "handler")) for m in spec.middlewares]
+    hooks = {
+        key: [resolve(h.dotted, h.at, h.where, ("app",)) for h in getattr(spec, key)]
+        for key in ("on_startup", "on_shutdown", "on_cleanup")
+    }
+    if issues:
+        raise ConfigError(issues)
+
+    settings = spec.settings
+    app = Application(middlewares=middlewares, client_max_size=settings.client_max_size)
+    app[SPEC_KEY] = spec
+    for hook_list, hooks_for in ((app.on_startup, "on_startup"), (app.on_shutdown, "on_shutdown"),
+                                 (app.on_cleanup, "on_cleanup")):
+        hook_list.extend(hooks[hooks_for])
+    taken = {(r.method, r.path) for r in routes}
+    if settings.healthz and ("GET", settings.healthz) not in taken:
+        routes.append(RouteDef("GET", settings.healthz, _healthz(settings.name), "healthz", f"{spec.file}:service.healthz"))
+    for route_def in routes:
+        try:
+            app.router.add_route(route_def.method, route_def.path, route_def.handler,
+                                 name=route_def.name, origin=route_def.origin)
+        except RouteError as exc:  # the loader checked the table; this is the healthz path
+            issues.append(Issue(spec.file, 1, 1, "service.healthz", str(exc)))
+    if issues:
+        raise ConfigError(issues)
+    app.freeze()
+    return app
+
+
+def load_app(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Application:
+    """``load`` then ``build_app``: a routes file to a frozen ``Application``."""
+    return build_app(load(path, env=env))
+
+
+def spec_of(app: Application) -> Spec:
+    spec = app.get(SPEC_KEY)
+    if not isinstance(spec, Spec):
+        raise LookupError("this application was not built from a routes file")
+    return spec
