@@ -1,6 +1,5 @@
 """POST /echo: a JSON body validated with a pydantic model (422 with field errors)."""
 
-
 from pydantic import BaseModel, ValidationError
 
 from service import web

@@ -82,8 +82,7 @@ class Application(MutableMapping[str, Any]):
     def add_routes(self, routes: Iterable[RouteDef]) -> list[Route]:
         """Add every ``RouteDef`` (a ``RouteTableDef`` or any list of them)."""
         return [
-            self.router.add_route(r.method, r.path, r.handler, name=r.name, origin=r.origin)
-            for r in routes
+            self.router.add_route(r.method, r.path, r.handler, name=r.name, origin=r.origin) for r in routes
         ]
 
     def _wrap(self, handler: Handler) -> Handler:

@@ -42,10 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     routes_help = "the routes file (default: $SERVICE_ROUTES or ./routes.yaml)"
 
-    serve = sub.add_parser("serve", help="serve the routes file", description="Serve the routes file until SIGINT/SIGTERM.")
+    serve = sub.add_parser(
+        "serve", help="serve the routes file", description="Serve the routes file until SIGINT/SIGTERM."
+    )
     serve.add_argument("routes", nargs="?", default=None, help=routes_help)
     serve.add_argument("--host", help="interface to listen on (overrides service.host)")
-    serve.add_argument("--port", type=int, help="port to listen on, 0 for any free one (overrides service.port)")
+    serve.add_argument(
+        "--port", type=int, help="port to listen on, 0 for any free one (overrides service.port)"
+    )
     serve.add_argument("--access-log", action="store_true", default=None, help="log every request")
     serve.add_argument(
         "--log-level",
@@ -54,8 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         help="log level (default: $SERVICE_LOG_LEVEL or info)",
     )
 
-    check = sub.add_parser("check", help="validate the routes file and import every handler",
-                           description="Validate the routes file and import every handler; exit 2 on any problem.")
+    check = sub.add_parser(
+        "check",
+        help="validate the routes file and import every handler",
+        description="Validate the routes file and import every handler; exit 2 on any problem.",
+    )
     check.add_argument("routes", nargs="?", default=None, help=routes_help)
 
     show = sub.add_parser("routes", help="print the routing table", description="Print the routing table.")
@@ -125,7 +132,9 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         with asyncio.Runner(loop_factory=_loop_factory(None)) as runner:
             runner.run(serve_until_signal(server))
     except OSError as exc:
-        print(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr
+        )
         return EXIT_RUNTIME
     except Exception as exc:  # a startup hook failed, for example
         log.exception("Service stopped by an error")
@@ -142,4 +151,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "routes":
         return _routes(path)
     return _serve(args, path)
-

@@ -13,7 +13,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["Duration", "RouteOptions", "RoutesFile", "ServiceSettings", "Size", "parse_duration", "parse_size"]
+__all__ = [
+    "Duration",
+    "RouteOptions",
+    "RoutesFile",
+    "ServiceSettings",
+    "Size",
+    "parse_duration",
+    "parse_size",
+]
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]i?B|B)?\s*\Z", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -22,7 +30,8 @@ _SIZE_UNITS = {
 }  # fmt: skip
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*\Z")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?$"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = rf"^{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?$"
 
 
 def parse_size(value: object) -> int:

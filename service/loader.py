@@ -152,7 +152,8 @@ class _Doc:
                 first = self.keys[(*loc, key)]
                 self.issues.append(
                     self.at(key_node).issue(
-                        format_where((*loc, key)), f"duplicate key {key!r} (first defined at line {first.line})"
+                        format_where((*loc, key)),
+                        f"duplicate key {key!r} (first defined at line {first.line})",
                     )
                 )
                 continue
@@ -164,7 +165,7 @@ class _Doc:
         if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) and "$" in node.value:
             text = self._interpolate(node.value, loc, node)
             if text != node.value:
-                tag = self._resolver.resolve(yaml.ScalarNode, text, (True, False))
+                tag = self._resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
                 node = yaml.ScalarNode(tag, text, node.start_mark, node.end_mark)
         try:
             return self._constructor.construct_object(node, deep=True)
@@ -251,13 +252,17 @@ def _pydantic_issues(doc: _Doc, exc: ValidationError, model: type[BaseModel], pr
 def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | None = None) -> Spec:
     """Validate routes.yaml ``text``; ``file`` names it in messages."""
     if not text.strip():
-        raise ConfigError([Issue(file, 1, 1, "(file)", "the file is empty: it needs at least a 'routes:' mapping")])
+        raise ConfigError(
+            [Issue(file, 1, 1, "(file)", "the file is empty: it needs at least a 'routes:' mapping")]
+        )
     root = _compose(text, file)
     doc = _Doc(file, os.environ if env is None else env)
     if root is None:
         raise ConfigError([Issue(file, 1, 1, "(file)", "the file holds no YAML document")])
     if not isinstance(root, yaml.MappingNode):
-        raise ConfigError([doc.at(root).issue("(top level)", "the top level must be a mapping with a 'routes:' key")])
+        raise ConfigError(
+            [doc.at(root).issue("(top level)", "the top level must be a mapping with a 'routes:' key")]
+        )
     raw = doc.convert(root, ())
     issues = doc.issues
     parsed: RoutesFile | None = None
@@ -267,10 +272,13 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
         issues.extend(_pydantic_issues(doc, exc, RoutesFile, ()))
     routes = _routes(doc, raw.get("routes"), issues)
     if "routes" not in raw:
-        issues.append(Issue(file, 1, 1, "(top level)", "no 'routes:' mapping: the service would answer nothing"))
+        issues.append(
+            Issue(file, 1, 1, "(top level)", "no 'routes:' mapping: the service would answer nothing")
+        )
     # A value naming an unset variable already has its issue; its knock-on errors would only confuse.
     issues = [
-        i for i in issues
+        i
+        for i in issues
         if Location(i.file, i.line, i.col) not in doc.unset or i.what.startswith("environment variable")
     ]
     if issues:
@@ -340,7 +348,8 @@ def _routes(doc: _Doc, raw: Any, issues: list[Issue]) -> list[RouteSpec]:
         else:
             issues.append(
                 doc.key_at(loc).issue(
-                    format_where(loc), "a route key is 'METHOD /path' (e.g. 'GET /hello') or a '/path' mapping"
+                    format_where(loc),
+                    "a route key is 'METHOD /path' (e.g. 'GET /hello') or a '/path' mapping",
                 )
             )
     _check_table(found, issues)
@@ -381,6 +390,8 @@ def _check_table(routes: list[RouteSpec], issues: list[Issue]) -> None:
     router = Router()
     for route in routes:
         try:
-            router.add_route(route.method, route.path, placeholder, name=route.options.name, origin=str(route.at))
+            router.add_route(
+                route.method, route.path, placeholder, name=route.options.name, origin=str(route.at)
+            )
         except RouteError as exc:
             issues.append(route.at.issue(route.where, str(exc)))

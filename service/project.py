@@ -79,16 +79,28 @@ def build_app(spec: Spec) -> Application:
     settings = spec.settings
     app = Application(middlewares=middlewares, client_max_size=settings.client_max_size)
     app[SPEC_KEY] = spec
-    for hook_list, hooks_for in ((app.on_startup, "on_startup"), (app.on_shutdown, "on_shutdown"),
-                                 (app.on_cleanup, "on_cleanup")):
+    for hook_list, hooks_for in (
+        (app.on_startup, "on_startup"),
+        (app.on_shutdown, "on_shutdown"),
+        (app.on_cleanup, "on_cleanup"),
+    ):
         hook_list.extend(hooks[hooks_for])
     taken = {(r.method, r.path) for r in routes}
     if settings.healthz and ("GET", settings.healthz) not in taken:
-        routes.append(RouteDef("GET", settings.healthz, _healthz(settings.name), "healthz", f"{spec.file}:service.healthz"))
+        routes.append(
+            RouteDef(
+                "GET", settings.healthz, _healthz(settings.name), "healthz", f"{spec.file}:service.healthz"
+            )
+        )
     for route_def in routes:
         try:
-            app.router.add_route(route_def.method, route_def.path, route_def.handler,
-                                 name=route_def.name, origin=route_def.origin)
+            app.router.add_route(
+                route_def.method,
+                route_def.path,
+                route_def.handler,
+                name=route_def.name,
+                origin=route_def.origin,
+            )
         except RouteError as exc:  # the loader checked the table; this is the healthz path
             issues.append(Issue(spec.file, 1, 1, "service.healthz", str(exc)))
     if issues:

@@ -271,10 +271,7 @@ class HttpProtocol(asyncio.Protocol):
         self._header_bytes += len(name) + len(value)
         headers = self._headers
         headers.append((name, value))
-        if (
-            self._header_bytes > self._limits.max_header_size
-            or len(headers) > self._limits.max_header_count
-        ):
+        if self._header_bytes > self._limits.max_header_size or len(headers) > self._limits.max_header_count:
             raise ProtocolError(431, "request header fields too large")
         size = len(name)
         if size == 14 and name.lower() == b"content-length":
@@ -408,9 +405,11 @@ class HttpProtocol(asyncio.Protocol):
         if started is None:
             try:
                 keep_alive = self._keep_alive(request, response)
-                data = response._render(  # type: ignore[attr-defined]
-                    keep_alive, request.version == HTTP10, request.method == "HEAD"
-                ) if isinstance(response, Response) else None
+                data = (
+                    response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
+                    if isinstance(response, Response)
+                    else None
+                )
             except (ValueError, TypeError, UnicodeEncodeError):
                 error_log.exception("Cannot render the response to %s %s", request.method, request.path)
                 response = Response(status=500, text="500: Internal Server Error")

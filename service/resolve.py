@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["ResolveError", "check_async_callable", "import_dotted", "split_dotted"]
 
@@ -80,9 +80,13 @@ def import_module(module: str) -> Any:
             f"importing {module!r} failed: {type(exc).__name__}: {exc} (at {_where(exc)})"
         ) from None
     except SyntaxError as exc:
-        raise ResolveError(f"importing {module!r} failed: SyntaxError: {exc.msg} (at {_where(exc)})") from None
+        raise ResolveError(
+            f"importing {module!r} failed: SyntaxError: {exc.msg} (at {_where(exc)})"
+        ) from None
     except Exception as exc:
-        raise ResolveError(f"importing {module!r} failed: {type(exc).__name__}: {exc} (at {_where(exc)})") from None
+        raise ResolveError(
+            f"importing {module!r} failed: {type(exc).__name__}: {exc} (at {_where(exc)})"
+        ) from None
 
 
 def import_dotted(dotted: str) -> Any:
@@ -119,7 +123,7 @@ def check_async_callable(obj: Any, dotted: str, args: tuple[str, ...]) -> Callab
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
-        return obj  # builtins and the like: trust them
+        return cast(Callable[..., Any], obj)  # builtins and the like: trust them
     try:
         signature.bind(*args)
     except TypeError:
@@ -128,7 +132,7 @@ def check_async_callable(obj: Any, dotted: str, args: tuple[str, ...]) -> Callab
             f"{dotted}{signature} cannot be called as {dotted.rpartition('.')[2]}({wanted}):"
             f" it must take {len(args)} positional argument{'s' if len(args) > 1 else ''} ({wanted})"
         ) from None
-    return obj
+    return cast(Callable[..., Any], obj)
 
 
 def add_to_path(directory: Path) -> None:

@@ -336,8 +336,9 @@ class Response(StreamResponse):
                     _ct_line(ct) if ct is not None else b"",
                     b"" if no_body else b"Content-Length: %d\r\n" % len(body),
                     date_cache.lines(),
-                    b"" if keep_alive and not http10 else
-                    (b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"),
+                    b""
+                    if keep_alive and not http10
+                    else (b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"),
                     b"\r\n",
                 )
             )

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -386,7 +386,7 @@ class Router:
             out.append(quote(text, safe="/" if part.spec == "path" else ""))
         return "".join(out)
 
-    def __iter__(self) -> Iterable[Route]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
 
 
