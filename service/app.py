@@ -113,7 +113,7 @@ class Application(MutableMapping[str, Any]):
             await hook(self)
 
     async def cleanup(self) -> None:
-        for hook in reversed(self.on_cleanup):
+        for hook in self.on_cleanup:  # registration order, as aiohttp
             await hook(self)
 
     # -- the handler error boundary ------------------------------------------------
@@ -142,9 +142,12 @@ class Application(MutableMapping[str, Any]):
             request.route = route
             request.match_info = params
         try:
-            response = await call(request)  # type: ignore[misc]
-        except HTTPException as exc:
-            return exc.as_response()
+            try:
+                response = await call(request)  # type: ignore[misc]
+            except HTTPException as exc:
+                response = exc
+            if isinstance(response, HTTPException):
+                response = response.as_response()  # inside the boundary: it can fail too
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception:
@@ -152,8 +155,6 @@ class Application(MutableMapping[str, Any]):
             return Response(status=500, text=_INTERNAL_ERROR)
         if isinstance(response, StreamResponse):
             return response
-        if isinstance(response, HTTPException):
-            return response.as_response()
         error_log.error(
             "Handler for %s %s returned %r, not a Response", request.method, request.path, response
         )

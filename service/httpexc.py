@@ -49,6 +49,8 @@ class HTTPException(Exception):
         if not 100 <= self.status <= 999:
             raise ValueError(f"status must be a three-digit code, not {self.status!r}")
         self.reason = reason
+        if text is not None and body is not None:
+            raise ValueError("pass body or text, not both")
         if text is None and body is None and not (self.status in (204, 304) or self.status < 200):
             text = f"{self.status}: {reason or reason_phrase(self.status)}"
         self.text = text

@@ -101,6 +101,10 @@ class MultiDict(MutableMapping[str, str]):
         """Every pair in order, duplicates included."""
         return list(self._items)
 
+    def values(self) -> list[str]:  # type: ignore[override]
+        """Every value in order, duplicates included (lines up with ``items()``)."""
+        return [v for _, v in self._items]
+
     def copy(self) -> MultiDict:
         new = type(self)()
         new._items = list(self._items)

@@ -279,6 +279,8 @@ class Response(StreamResponse):
         if text is not None:
             if not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
+            if charset is None and content_type is not None and "charset=" in content_type.lower():
+                charset = content_type.lower().partition("charset=")[2].split(";")[0].strip(' "')
             self._charset = charset or "utf-8"
             self._body = text.encode(self._charset)
             self._content_type = content_type or "text/plain"

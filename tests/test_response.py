@@ -229,7 +229,10 @@ def test_repeated_header_names_are_all_sent() -> None:
     response.headers.add("Set-Cookie", "a=1")
     response.headers.add("Set-Cookie", "b=2")
     head, _ = head_and_body(rendered(response))
-    assert [line for line in head if line.startswith(b"Set-Cookie")] == [b"Set-Cookie: a=1", b"Set-Cookie: b=2"]
+    assert [line for line in head if line.startswith(b"Set-Cookie")] == [
+        b"Set-Cookie: a=1",
+        b"Set-Cookie: b=2",
+    ]
 
 
 def test_body_changed_after_construction_is_what_is_sent() -> None:
@@ -258,7 +261,9 @@ def test_content_length_is_the_body_length_and_cannot_be_set() -> None:
         pytest.param(lambda: Response(headers={"X-A: b": "v"}), id="colon-in-name"),
         pytest.param(lambda: Response(headers={"": "v"}), id="empty-name"),
         pytest.param(lambda: Response(reason="OK\r\nX-B: y"), id="crlf-in-reason"),
-        pytest.param(lambda: Response(text="x", content_type="text/plain\r\nX-B: y"), id="crlf-in-content-type"),
+        pytest.param(
+            lambda: Response(text="x", content_type="text/plain\r\nX-B: y"), id="crlf-in-content-type"
+        ),
         pytest.param(
             lambda: Response(text="x", headers={"X-A": "1"}, content_type="text/plain\r\nX-B: y"),
             id="crlf-in-content-type-with-headers",

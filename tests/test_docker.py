@@ -1,0 +1,157 @@
+"""The container, for real: build the image, `compose up`, curl it, stop it.
+
+Needs a Docker engine. Without one the tests skip and say why -- unless
+REQUIRE_DOCKER=1, as in CI, where a missing engine is a failure. Everything talks
+to the container through ports published on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.docker
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv*", "venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"
+)
+
+
+def _docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="module")
+def docker() -> None:
+    if not _docker_answers():
+        if os.environ.get("REQUIRE_DOCKER") == "1":
+            pytest.fail("REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
+        pytest.skip("no Docker engine answers `docker info` (set REQUIRE_DOCKER=1 to make this a failure)")
+
+
+def _compose() -> list[str]:
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+    if probe.returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    pytest.fail("neither `docker compose` nor `docker-compose` is available")
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None,
+         check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the repository, so tests may edit routes.yaml freely."""
+    copy = tmp_path / "project"
+    shutil.copytree(REPO, copy, ignore=COPY_IGNORE)
+    return copy
+
+
+def test_broken_routes_file_fails_the_build(docker: None, project: Path) -> None:
+    routes = project / "routes.yaml"
+    routes.write_text(routes.read_text().replace("handlers.hello.hello", "handlers.hello.helo"))
+    tag = f"service-broken-{uuid.uuid4().hex[:8]}"
+    result = _run(["docker", "build", "-t", tag, "."], project, check=False)
+    _run(["docker", "image", "rm", "-f", tag], project, check=False)
+    line_no, line = next(
+        (n, text) for n, text in enumerate(routes.read_text().splitlines(), 1) if "handlers.hello.helo" in text
+    )
+    col = line.index("handlers.hello.helo") + 1
+    assert result.returncode != 0
+    expected = f"routes.yaml:{line_no}:{col}: routes['GET /hello']: module 'handlers.hello' has no attribute 'helo'"
+    assert expected in result.stdout + result.stderr
+
+
+@pytest.fixture
+def compose_up(docker: None, project: Path) -> Iterator[tuple[list[str], Path, dict[str, str], int]]:
+    port = _free_port()
+    name = f"svc{uuid.uuid4().hex[:8]}"
+    env = {"PORT": str(port), "COMPOSE_PROJECT_NAME": name}
+    compose = _compose()
+    try:
+        _run([*compose, "up", "-d", "--build"], project, env=env, timeout=900)
+        yield compose, project, env, port
+    finally:
+        _run([*compose, "down", "--rmi", "local", "-v", "-t", "20"], project, env=env, check=False)
+
+
+def _container_id(compose: list[str], project: Path, env: dict[str, str]) -> str:
+    out = _run([*compose, "ps", "-q", "service"], project, env=env).stdout.strip()
+    assert out, "the compose service has no container"
+    return out.splitlines()[0]
+
+
+def _inspect(container: str, fmt: str) -> str:
+    return subprocess.run(["docker", "inspect", "--format", fmt, container], capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+
+
+def _wait_healthy(container: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    status = ""
+    while time.monotonic() < deadline:
+        status = _inspect(container, "{{.State.Health.Status}}")
+        if status == "healthy":
+            return
+        time.sleep(1)
+    logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True, timeout=30)
+    pytest.fail(f"container not healthy after {limit}s (status {status!r})\n{logs.stdout}\n{logs.stderr}")
+
+
+def test_compose_up_serves_and_stops_cleanly(compose_up: tuple[list[str], Path, dict[str, str], int]) -> None:
+    compose, project, env, port = compose_up
+    container = _container_id(compose, project, env)
+    _wait_healthy(container)
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=10) as client:
+        assert client.get("/hello").text == "Hello, world!"
+        assert client.get("/users/42").json() == {"id": 42, "name": "user-42"}
+        assert client.get("/healthz").json() == {"status": "ok", "service": "example"}
+        assert client.get("/nope").status_code == 404
+        created = client.post("/items", json={"name": "pen", "price": 1.5})
+        assert created.status_code == 201 and created.headers["Location"] == "/items/1"
+
+    # The bind mount sees both kinds of save: in place, and write-new-then-rename.
+    routes = project / "routes.yaml"
+    routes.write_text(routes.read_text() + "# saved in place\n")
+    seen = _run(["docker", "exec", container, "cat", "/app/routes.yaml"], project).stdout
+    assert seen.endswith("# saved in place\n")
+    replacement = project / ".routes.yaml.swp"
+    replacement.write_text(routes.read_text() + "# saved by rename\n")
+    os.replace(replacement, routes)
+    seen = _run(["docker", "exec", container, "cat", "/app/routes.yaml"], project).stdout
+    assert seen.endswith("# saved by rename\n")
+
+    started = time.monotonic()
+    _run(["docker", "stop", "-t", "15", container], project, timeout=60)
+    took = time.monotonic() - started
+    assert _inspect(container, "{{.State.ExitCode}}") == "0"
+    assert took < 15, f"docker stop took {took:.1f}s: SIGTERM did not stop the server, SIGKILL did"
