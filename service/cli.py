@@ -22,6 +22,7 @@ from .app import Application
 from .errors import ConfigError
 from .project import load_app, spec_of
 from .protocol import Limits
+from .reload import Reloader, limits_of
 from .server import Server, _configure_logging, _loop_factory, serve_until_signal
 
 __all__ = ["main"]
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, help="port to listen on, 0 for any free one (overrides service.port)"
     )
     serve.add_argument("--access-log", action="store_true", default=None, help="log every request")
+    serve.add_argument(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="do not watch the routes file and handlers for changes (SIGHUP still reloads)",
+    )
     serve.add_argument(
         "--log-level",
         default=os.environ.get("SERVICE_LOG_LEVEL", "info"),
@@ -120,17 +127,28 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         return EXIT_CONFIG
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = spec_of(app).settings.model_copy(update=overrides)
+    access_log = settings.access_log if args.access_log is None else args.access_log
     server = Server(
         app,
         host=settings.host,
         port=settings.port,
-        limits=Limits(header_timeout=settings.header_timeout, keepalive_timeout=settings.keepalive_timeout),
+        limits=limits_of(settings),
         shutdown_timeout=settings.shutdown_timeout,
-        access_log=settings.access_log if args.access_log is None else args.access_log,
+        access_log=access_log,
     )
+
+    def swap(new: Application, limits: Limits, file_access_log: bool) -> None:
+        server.swap_app(new, limits=limits, access_log=access_log if args.access_log else file_access_log)
+
+    async def serve() -> None:
+        # Created inside the loop: the watcher's event belongs to it.
+        reloader = Reloader(path, current=lambda: server.current_app, swap=swap)
+        background = [reloader.run] if args.reload else []
+        await serve_until_signal(server, on_hup=reloader.request, background=background)
+
     try:
         with asyncio.Runner(loop_factory=_loop_factory(None)) as runner:
-            runner.run(serve_until_signal(server))
+            runner.run(serve())
     except OSError as exc:
         print(
             f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr

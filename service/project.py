@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .app import Application
@@ -17,13 +18,23 @@ from .errors import ConfigError, Issue, RouteError
 from .httpexc import HTTPServiceUnavailable
 from .loader import Location, Spec, load
 from .request import Request
-from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted
+from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
 from .response import StreamResponse, json_response
 from .routedef import Handler, RouteDef
 
-__all__ = ["build_app", "load_app"]
+__all__ = ["HEALTH_KEY", "SPEC_KEY", "Health", "build_app", "load_app", "module_names", "spec_of"]
 
+# App state keys the framework uses; app state is otherwise the user's.
 SPEC_KEY = "service.spec"
+HEALTH_KEY = "service.health"
+
+
+@dataclass(slots=True)
+class Health:
+    """What ``/healthz`` reports; the reloader updates it."""
+
+    generation: int = 1
+    last_reload_failed: bool = False
 
 
 def _with_timeout(handler: Handler, seconds: float) -> Handler:
@@ -44,7 +55,15 @@ def _with_timeout(handler: Handler, seconds: float) -> Handler:
 
 def _healthz(name: str) -> Handler:
     async def healthz(request: Request) -> StreamResponse:
-        return json_response({"status": "ok", "service": name})
+        health = request.app.get(HEALTH_KEY) or Health()
+        return json_response(
+            {
+                "status": "ok",
+                "service": name,
+                "generation": health.generation,
+                "last_reload_failed": health.last_reload_failed,
+            }
+        )
 
     return healthz
 
@@ -79,6 +98,7 @@ def build_app(spec: Spec) -> Application:
     settings = spec.settings
     app = Application(middlewares=middlewares, client_max_size=settings.client_max_size)
     app[SPEC_KEY] = spec
+    app[HEALTH_KEY] = Health()
     for hook_list, hooks_for in (
         (app.on_startup, "on_startup"),
         (app.on_shutdown, "on_shutdown"),
@@ -112,6 +132,19 @@ def build_app(spec: Spec) -> Application:
 def load_app(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Application:
     """``load`` then ``build_app``: a routes file to a frozen ``Application``."""
     return build_app(load(path, env=env))
+
+
+def module_names(spec: Spec) -> set[str]:
+    """The modules the spec's dotted names live in."""
+    refs = [r.handler for r in spec.routes]
+    refs += [n.dotted for n in (*spec.middlewares, *spec.on_startup, *spec.on_shutdown, *spec.on_cleanup)]
+    names = set()
+    for ref in refs:
+        try:
+            names.add(split_dotted(ref)[0])
+        except ResolveError:
+            continue
+    return names
 
 
 def spec_of(app: Application) -> Spec:

@@ -73,7 +73,7 @@ class Limits:
 class ConnectionSet:
     """What the server shares with every connection."""
 
-    app: Application
+    app: Application  # swapped by a reload; each request keeps the one it started with
     limits: Limits
     access_log: bool = False
     connections: set[HttpProtocol] = field(default_factory=set)
@@ -127,7 +127,6 @@ class HttpProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_ctx",
-        "_app",
         "_limits",
         "_loop",
         "_transport",
@@ -156,7 +155,6 @@ class HttpProtocol(asyncio.Protocol):
 
     def __init__(self, ctx: ConnectionSet) -> None:
         self._ctx = ctx
-        self._app = ctx.app
         self._limits = ctx.limits
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
@@ -297,7 +295,7 @@ class HttpProtocol(asyncio.Protocol):
             raise ProtocolError(400, "request path is not valid UTF-8") from None
         version = _VERSIONS.get(parser.get_http_version()) or HttpVersion(1, 1)
         length = self._content_length
-        app = self._app
+        app = self._ctx.app  # read per request: a reload swaps it between requests
         if length is not None and length > app.client_max_size:
             raise ProtocolError(413, f"request body is larger than the limit of {app.client_max_size} bytes")
         request = Request(
@@ -376,7 +374,9 @@ class HttpProtocol(asyncio.Protocol):
                 request = queue.popleft()
                 if self._writing_paused:
                     await self.drain()
-                response = await self._app._handle(request)
+                # The app the request was parsed under answers it, even if a reload
+                # has swapped in another since: in-flight requests keep their table.
+                response = await request.app._handle(request)
                 await self._send(request, response)
                 keep_alive = request.keep_alive
         except ConnectionResetError:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from .app import Application
 from .protocol import ConnectionSet, HttpProtocol, Limits
@@ -59,6 +59,26 @@ class Server:
     @property
     def connections(self) -> int:
         return len(self._ctx.connections)
+
+    @property
+    def current_app(self) -> Application:
+        """The app new requests go to (``app`` until a reload swaps another in)."""
+        return self._ctx.app
+
+    def swap_app(
+        self, app: Application, *, limits: Limits | None = None, access_log: bool | None = None
+    ) -> None:
+        """Route new requests to ``app``; requests already parsed finish on their own.
+
+        Lifecycle hooks stay those of ``self.app``, run once at start and stop.
+        ``limits`` apply to connections accepted from now on.
+        """
+        app.freeze()
+        self._ctx.app = app
+        if limits is not None:
+            self._ctx.limits = limits
+        if access_log is not None:
+            self._ctx.access_log = access_log
 
     async def start(self) -> None:
         """Run ``on_startup`` hooks, then listen. Logs the real address."""
@@ -144,8 +164,18 @@ def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEvent
     return uvloop.new_event_loop
 
 
-async def serve_until_signal(server: Server, *, handle_signals: bool = True) -> None:
-    """Start ``server``, wait for SIGINT/SIGTERM, then shut it down gracefully."""
+async def serve_until_signal(
+    server: Server,
+    *,
+    handle_signals: bool = True,
+    on_hup: Callable[[], None] | None = None,
+    background: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> None:
+    """Start ``server``, wait for SIGINT/SIGTERM, then shut it down gracefully.
+
+    ``background`` jobs (e.g. the routes watcher) run while the server serves and
+    are cancelled before it shuts down; ``on_hup`` is called on SIGHUP.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -162,10 +192,18 @@ async def serve_until_signal(server: Server, *, handle_signals: bool = True) -> 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
+        if on_hup is not None:
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            installed.append(signal.SIGHUP)
+    jobs: list[asyncio.Task[None]] = []
     try:
         await server.start()
+        jobs = [asyncio.ensure_future(job()) for job in background]
         await stop.wait()
     finally:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
         await server.shutdown()
         for sig in installed:
             loop.remove_signal_handler(sig)
