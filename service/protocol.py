@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ import httptools
 
 from .errors import ProtocolError
 from .httpexc import HTTPException
-from .request import HTTP10, HTTP11, HttpVersion, Request
+from .request import HTTP10, HTTP11, Request
 from .response import Response, StreamResponse, date_cache, reason_phrase
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class ConnectionSet:
 
 
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+_ABSOLUTE_FORM = re.compile(rb"(?i)https?://[^/?#]*")
 _METHOD_NAMES: dict[bytes, str] = {}
 
 
@@ -117,7 +119,7 @@ def _parser_error(exc: Exception) -> ProtocolError:
     if isinstance(context, ProtocolError):
         return context
     reason = str(exc) or type(exc).__name__
-    if "version" in reason.lower():
+    if reason == "Invalid HTTP version":
         return ProtocolError(505, reason)
     return ProtocolError(400, reason)
 
@@ -137,6 +139,7 @@ class HttpProtocol(asyncio.Protocol):
         "_header_bytes",
         "_head_bytes",
         "_in_head",
+        "_head_begun",
         "_content_length",
         "_chunked",
         "_expect_continue",
@@ -164,9 +167,10 @@ class HttpProtocol(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
         self._head_bytes = 0
-        self._in_head = True
+        self._in_head = True  # the next bytes belong to a head (or are between messages)
+        self._head_begun = False  # a head has started and not ended
         self._content_length: int | None = None
-        self._chunked = False
+        self._chunked: bool | None = None  # None: no Transfer-Encoding; else: is chunked last?
         self._expect_continue = False
         self._current: Request | None = None  # the request whose body is being parsed
         self._queue: deque[Request] = deque()
@@ -251,13 +255,14 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- parser callbacks (PERF: they only record) -----------------------------------
     def on_message_begin(self) -> None:
-        self._in_head = True
-        self._head_bytes = 0
+        # _head_bytes was reset when the previous message ended, so the packet this
+        # head starts in is counted.
+        self._head_begun = True
         self._url = b""
         self._headers = []
         self._header_bytes = 0
         self._content_length = None
-        self._chunked = False
+        self._chunked = None
         self._expect_continue = False
 
     def on_url(self, url: bytes) -> None:
@@ -275,16 +280,25 @@ class HttpProtocol(asyncio.Protocol):
         if size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
         elif size == 17 and name.lower() == b"transfer-encoding":
-            self._chunked = True
+            self._chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
         elif size == 6 and name.lower() == b"expect":
             self._expect_continue = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._head_begun = False
         parser = self._parser
+        if self._chunked is False:
+            # RFC 9112 section 6.3: the body's length cannot be known; the server MUST 400.
+            raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
         target = self._url
         if not target.startswith(b"/"):
-            raise ProtocolError(400, "request target must be a path (origin-form)")
+            # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
+            absolute = _ABSOLUTE_FORM.match(target)
+            if absolute is None:
+                raise ProtocolError(400, "request target must be origin-form or absolute-form")
+            rest = target[absolute.end() :]
+            target = rest if rest.startswith(b"/") else b"/" + rest
         raw_path, _, raw_query = target.partition(b"?")
         raw_path = raw_path.partition(b"#")[0]
         try:
@@ -293,7 +307,9 @@ class HttpProtocol(asyncio.Protocol):
                 path = unquote(path, errors="strict")
         except UnicodeDecodeError:
             raise ProtocolError(400, "request path is not valid UTF-8") from None
-        version = _VERSIONS.get(parser.get_http_version()) or HttpVersion(1, 1)
+        version = _VERSIONS.get(parser.get_http_version())
+        if version is None:
+            raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
         length = self._content_length
         app = self._ctx.app  # read per request: a reload swaps it between requests
         if length is not None and length > app.client_max_size:
@@ -310,7 +326,7 @@ class HttpProtocol(asyncio.Protocol):
             app,
             content_length=length,
             expect_continue=self._expect_continue and version == HTTP11,
-            has_body=bool(length) or self._chunked,
+            has_body=bool(length) or self._chunked is not None,
             client_max_size=app.client_max_size,
         )
         self._current = request
@@ -324,6 +340,8 @@ class HttpProtocol(asyncio.Protocol):
                 raise ProtocolError(413, "request body too large")
 
     def on_message_complete(self) -> None:
+        self._in_head = True  # what follows is the next head
+        self._head_bytes = 0
         request = self._current
         if request is not None:
             self._current = None
@@ -364,7 +382,7 @@ class HttpProtocol(asyncio.Protocol):
             self._set_timer(self._limits.keepalive_timeout, self._close, idle=True)
 
     def _in_head_partial(self) -> bool:
-        return self._in_head and self._head_bytes > 0
+        return self._head_begun
 
     async def _answer(self) -> None:
         queue = self._queue

@@ -1,0 +1,585 @@
+"""HttpProtocol without sockets: raw bytes in, exact response bytes out.
+
+A fake transport records what the protocol writes and behaves as asyncio's do
+where it matters: ``close()``/``abort()`` report ``connection_lost`` on the next
+loop iteration, and no bytes are delivered while reading is paused. Every case
+is fed whole and one byte at a time (after h11's tests) and must answer the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+
+from service import Application, Limits, Request, Response, RouteTableDef
+from service.protocol import ConnectionSet, HttpProtocol
+
+_DATE = re.compile(rb"Date: [^\r\n]*\r\n")
+
+
+class FakeTransport:
+    """Records writes; close/abort lose the connection on the next loop iteration."""
+
+    def __init__(self) -> None:
+        self.protocol: HttpProtocol | None = None
+        self.data = bytearray()
+        self.reading = True
+        self.closed = False
+        self.aborted = False
+        self.lost = False
+
+    def write(self, data: bytes) -> None:
+        assert isinstance(data, bytes | bytearray | memoryview)
+        if not self.lost:  # asyncio drops writes once the connection is lost
+            self.data += data
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            asyncio.get_running_loop().call_soon(self._lose)
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.close()
+
+    def _lose(self) -> None:
+        if not self.lost:
+            self.lost = True
+            assert self.protocol is not None
+            self.protocol.connection_lost(None)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 40000)}.get(name, default)
+
+
+async def settle() -> None:
+    """Run the loop until every other task is done, or a while if one stays blocked."""
+    caller = asyncio.current_task()
+    for _ in range(500):
+        await asyncio.sleep(0)
+        if all(t is caller or t.done() for t in asyncio.all_tasks()):
+            break
+    for _ in range(5):  # callbacks scheduled by the last task (connection_lost)
+        await asyncio.sleep(0)
+
+
+class Conn:
+    """One fake connection to a fresh ``HttpProtocol``."""
+
+    def __init__(self, app: Application, limits: Limits, bytewise: bool) -> None:
+        self.bytewise = bytewise
+        self.transport = FakeTransport()
+        self.protocol = HttpProtocol(ConnectionSet(app, limits))
+        self.transport.protocol = self.protocol
+        self.protocol.connection_made(self.transport)  # type: ignore[arg-type]
+        self.unsent = b""  # bytes the protocol never read (it stopped reading, or closed)
+
+    async def _readable(self) -> bool:
+        for _ in range(200):
+            if self.transport.closed:
+                return False
+            if self.transport.reading:
+                return True
+            await asyncio.sleep(0)
+        return False
+
+    async def send(self, data: bytes, *, settle_after: bool = True) -> None:
+        """Deliver ``data`` as the kernel would: whole, or one byte per loop iteration."""
+        step = 1 if self.bytewise else max(len(data), 1)
+        for i in range(0, len(data), step):
+            if not await self._readable():
+                self.unsent += data[i:]
+                break
+            self.protocol.data_received(data[i : i + step])
+            if self.bytewise:
+                await asyncio.sleep(0)
+        if settle_after:
+            await settle()
+
+    async def eof(self) -> None:
+        self.protocol.eof_received()
+        await settle()
+
+    @property
+    def out(self) -> bytes:
+        """What was written, with the Date header normalised."""
+        return _DATE.sub(b"Date: X\r\n", bytes(self.transport.data))
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.closed
+
+    def lose(self) -> None:
+        if not self.transport.lost:
+            self.transport.lost = True
+            self.protocol.connection_lost(None)
+
+
+def expected(
+    status: int = 200,
+    body: bytes = b"",
+    *,
+    ct: bytes | None = b"text/plain; charset=utf-8",
+    headers: bytes = b"",
+    close: bool = False,
+    keep_alive_10: bool = False,
+    head: bool = False,
+) -> bytes:
+    """A ``Response`` as the protocol renders it (Date normalised)."""
+    parts = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
+    if ct is not None:
+        parts.append(b"Content-Type: " + ct + b"\r\n")
+    parts.append(headers)
+    parts.append(b"Content-Length: %d\r\n" % len(body))
+    parts.append(b"Date: X\r\nServer: service\r\n")
+    if close:
+        parts.append(b"Connection: close\r\n")
+    elif keep_alive_10:
+        parts.append(b"Connection: keep-alive\r\n")
+    parts.append(b"\r\n")
+    if not head:
+        parts.append(body)
+    return b"".join(parts)
+
+
+def split_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Cut a byte stream into ``(status, headers, body)`` by Content-Length (1xx: no body)."""
+    out = []
+    rest = data
+    while rest:
+        head, sep, rest = rest.partition(b"\r\n\r\n")
+        assert sep, f"incomplete response head: {head!r}"
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, _ = lines[0].split(" ", 2)
+        assert version == "HTTP/1.1"
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.lower()] = value.strip()
+        length = 0 if int(status) < 200 else int(headers["content-length"])
+        assert len(rest) >= length, f"truncated body: {rest!r}"
+        out.append((int(status), headers, rest[:length]))
+        rest = rest[length:]
+    return out
+
+
+def assert_error(data: bytes, status: int) -> None:
+    """``data`` is exactly one protocol-error response with ``status``, saying it closes."""
+    responses = split_responses(data)
+    assert [r[0] for r in responses] == [status], data
+    _, headers, body = responses[0]
+    assert headers["connection"] == "close"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert body.startswith(f"{status}: {HTTPStatus(status).phrase}".encode())
+
+
+# -- the application under test ------------------------------------------------------------
+
+
+def make_app(client_max_size: int = 1024) -> tuple[Application, list[str]]:
+    routes = RouteTableDef()
+    calls: list[str] = []
+
+    @routes.get("/")
+    async def root(request: Request) -> Response:
+        calls.append("/")
+        return Response(text="hi")
+
+    @routes.get("/p/{name}")
+    async def named(request: Request) -> Response:
+        calls.append(request.path)
+        return Response(text=request.match_info["name"])
+
+    @routes.get("/slow")
+    async def slow(request: Request) -> Response:
+        calls.append("/slow")
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return Response(text="slow")
+
+    @routes.get("/t/{rest:path}")
+    async def target(request: Request) -> Response:
+        calls.append("/t")
+        return Response(text="t")
+
+    @routes.post("/echo")
+    async def echo(request: Request) -> Response:
+        calls.append("/echo")
+        return Response(body=await request.read())
+
+    @routes.post("/noread")
+    async def noread(request: Request) -> Response:
+        calls.append("/noread")
+        return Response(text="ignored")
+
+    @routes.get("/boom")
+    async def boom(request: Request) -> Response:
+        calls.append("/boom")
+        raise RuntimeError("secret detail: password=hunter2")
+
+    app = Application(client_max_size=client_max_size)
+    app.add_routes(routes)
+    app.freeze()
+    return app, calls
+
+
+@pytest.fixture(params=[False, True], ids=["whole", "bytewise"])
+def bytewise(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+async def connect(bytewise: bool) -> AsyncIterator[Callable[..., Conn]]:
+    conns: list[Conn] = []
+
+    def make(app: Application | None = None, limits: Limits | None = None) -> Conn:
+        conn = Conn(app if app is not None else make_app()[0], limits or Limits(), bytewise)
+        conns.append(conn)
+        return conn
+
+    yield make
+    for conn in conns:
+        conn.lose()  # cancels the protocol's timers
+    await settle()
+
+
+def get(path: str = "/", *headers: str, version: str = "1.1") -> bytes:
+    lines = [f"GET {path} HTTP/{version}", "Host: example.com", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+# -- requests and responses ---------------------------------------------------------------------
+
+
+async def test_simple_get(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(get("/"))
+    assert conn.out == expected(body=b"hi")
+    assert not conn.closed
+
+
+async def test_keep_alive_two_requests(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(get("/p/one"))
+    await conn.send(get("/p/two"))
+    assert conn.out == expected(body=b"one") + expected(body=b"two")
+    assert not conn.closed
+
+
+async def test_pipelined_requests_answered_in_order(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app()
+    conn = connect(app)
+    await conn.send(get("/slow") + get("/p/a") + get("/p/b"))
+    assert conn.out == expected(body=b"slow") + expected(body=b"a") + expected(body=b"b")
+    assert calls == ["/slow", "/p/a", "/p/b"]
+    assert not conn.closed
+    assert conn.transport.reading  # reading resumed once the queue was answered
+
+
+async def test_http10_closes_by_default(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(get("/", version="1.0") + get("/p/never", version="1.0"))
+    assert conn.out == expected(body=b"hi", close=True)
+    assert conn.closed
+
+
+async def test_http10_keep_alive_when_asked(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(get("/", "Connection: keep-alive", version="1.0"))
+    await conn.send(get("/p/x", "Connection: keep-alive", version="1.0"))
+    assert conn.out == expected(body=b"hi", keep_alive_10=True) + expected(body=b"x", keep_alive_10=True)
+    assert not conn.closed
+
+
+async def test_connection_close_from_client(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app()
+    conn = connect(app)
+    await conn.send(get("/", "Connection: close") + get("/p/never"))
+    assert conn.out == expected(body=b"hi", close=True)
+    assert conn.closed
+    assert calls == ["/"]
+
+
+async def test_half_close_answers_then_closes(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(get("/"))
+    await conn.eof()
+    assert conn.out == expected(body=b"hi")
+    assert conn.closed
+
+
+async def test_head_gets_headers_without_body(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + get("/p/after"))
+    assert conn.out == expected(body=b"hi", head=True) + expected(body=b"after")
+    assert not conn.closed
+
+
+async def test_handler_exception_is_a_generic_500(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(get("/boom"))
+    assert conn.out == expected(500, b"500: Internal Server Error")
+    assert b"Traceback" not in conn.out
+    assert b"hunter2" not in conn.out
+    assert b"RuntimeError" not in conn.out
+    await conn.send(get("/p/next"))  # the connection survives its handler's failure
+    assert conn.out.endswith(expected(body=b"next"))
+
+
+# -- bodies ---------------------------------------------------------------------------------------------
+
+
+async def test_content_length_body_echoed(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world" + get("/"))
+    ct = b"application/octet-stream"
+    assert conn.out == expected(body=b"hello world", ct=ct) + expected(body=b"hi")
+
+
+async def test_chunked_body_echoed(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    body = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body + get("/"))
+    ct = b"application/octet-stream"
+    assert conn.out == expected(body=b"hello world", ct=ct) + expected(body=b"hi")
+    assert not conn.closed
+
+
+async def test_unread_body_closes_the_connection(connect: Callable[..., Conn]) -> None:
+    # The handler answered before the body arrived: the rest of the stream cannot be trusted.
+    conn = connect()
+    await conn.send(b"POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+    assert conn.out == expected(body=b"ignored", close=True)
+    assert conn.closed
+
+
+async def test_content_length_over_limit_is_413_without_handler(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app(client_max_size=10)
+    conn = connect(app)
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world")
+    assert_error(conn.out, 413)
+    assert conn.closed
+    assert calls == []
+
+
+async def test_content_length_at_limit_passes(connect: Callable[..., Conn]) -> None:
+    app, _ = make_app(client_max_size=11)
+    conn = connect(app)
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world")
+    assert conn.out == expected(body=b"hello world", ct=b"application/octet-stream")
+
+
+async def test_chunked_body_over_limit_is_413_from_read(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app(client_max_size=10)
+    conn = connect(app)
+    body = b"6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n"
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body + get("/"))
+    text = b"413: request body is larger than the limit of 10 bytes"
+    assert conn.out == expected(413, text, close=True)
+    assert conn.closed
+    assert calls == ["/echo"]
+
+
+# -- Expect: 100-continue -----------------------------------------------------------------------------
+
+
+async def test_100_continue_sent_when_handler_reads(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    assert conn.out == b"HTTP/1.1 100 Continue\r\n\r\n"
+    await conn.send(b"hello")
+    assert conn.out == b"HTTP/1.1 100 Continue\r\n\r\n" + expected(
+        body=b"hello", ct=b"application/octet-stream"
+    )
+    assert not conn.closed
+
+
+async def test_100_continue_not_sent_when_handler_does_not_read(connect: Callable[..., Conn]) -> None:
+    conn = connect()
+    await conn.send(b"POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    assert conn.out == expected(body=b"ignored", close=True)
+    assert conn.closed
+
+
+async def test_100_continue_over_limit_is_413_without_100(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app(client_max_size=4)
+    conn = connect(app)
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    assert b"100 Continue" not in conn.out
+    assert_error(conn.out, 413)
+    assert conn.closed
+    assert calls == []
+
+
+# -- limits ---------------------------------------------------------------------------------------------
+
+
+async def test_target_at_limit_passes_and_over_is_414(connect: Callable[..., Conn]) -> None:
+    limits = Limits(max_target_size=50)
+    target = "/t/" + "x" * 47
+    assert len(target) == 50
+    conn = connect(limits=limits)
+    await conn.send(get(target))
+    assert conn.out == expected(body=b"t")
+
+    app, calls = make_app()
+    conn = connect(app, limits)
+    await conn.send(get(target + "x"))
+    assert_error(conn.out, 414)
+    assert conn.closed
+    assert calls == []
+
+
+def _headers_of_size(total: int) -> list[str]:
+    """Header lines whose name + value bytes, with ``Host: example.com``, sum to ``total``."""
+    rest = total - len("Host") - len("example.com") - len("X-Fill")
+    return ["X-Fill: " + "v" * rest]
+
+
+async def test_header_size_at_limit_passes_and_over_is_431(connect: Callable[..., Conn]) -> None:
+    limits = Limits(max_header_size=100)
+    conn = connect(limits=limits)
+    await conn.send(get("/", *_headers_of_size(100)))
+    assert conn.out == expected(body=b"hi")
+
+    app, calls = make_app()
+    conn = connect(app, limits)
+    await conn.send(get("/", *_headers_of_size(101)))
+    assert_error(conn.out, 431)
+    assert conn.closed
+    assert calls == []
+
+
+async def test_header_count_at_limit_passes_and_over_is_431(connect: Callable[..., Conn]) -> None:
+    limits = Limits(max_header_count=3)
+    conn = connect(limits=limits)
+    await conn.send(get("/", "A: 1", "B: 2"))  # with Host: three fields
+    assert conn.out == expected(body=b"hi")
+
+    app, calls = make_app()
+    conn = connect(app, limits)
+    await conn.send(get("/", "A: 1", "B: 2", "C: 3"))
+    assert_error(conn.out, 431)
+    assert conn.closed
+    assert calls == []
+
+
+async def _until_closed(conn: Conn) -> None:
+    async def wait() -> None:
+        while not conn.closed:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(wait(), 5.0)  # an upper bound, not a timing assertion
+    await settle()
+
+
+async def test_stalled_head_is_408(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app()
+    conn = connect(app, Limits(header_timeout=0.3))
+    await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")
+    await _until_closed(conn)
+    assert_error(conn.out, 408)
+    assert calls == []
+
+
+async def test_stalled_head_on_a_kept_alive_connection_is_408(connect: Callable[..., Conn]) -> None:
+    # The header timeout, not the (much longer) idle timeout, applies once a head has begun.
+    app, calls = make_app()
+    conn = connect(app, Limits(header_timeout=0.3, keepalive_timeout=60))
+    await conn.send(get("/"))
+    await conn.send(b"GET /p/x HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")
+    await _until_closed(conn)
+    first = expected(body=b"hi")
+    assert conn.out.startswith(first)
+    assert_error(conn.out[len(first) :], 408)
+    assert calls == ["/"]
+
+
+async def test_unending_head_is_431_by_the_raw_bytes_guard(connect: Callable[..., Conn]) -> None:
+    # Optional whitespace is not part of a field value, so only the raw-bytes guard sees
+    # it; the head never ends, so nothing but that guard can stop it.
+    limits = Limits(max_target_size=100, max_header_size=100, max_header_count=2)
+    app, calls = make_app()
+    conn = connect(app, limits)
+    await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b" " * limits.max_head_bytes)
+    assert_error(conn.out, 431)
+    assert conn.closed
+    assert calls == []
+
+
+# -- malformed requests -------------------------------------------------------------------------------
+
+MALFORMED = {
+    "bad-header-line": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    "bad-method": b"GARBAGE\r\n\r\n",
+    "bare-lf": b"GET / HTTP/1.1\nHost: x\n\n",
+    "bad-content-length": b"POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    "two-content-lengths": b"POST /noread HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    "cl-and-te": b"POST /noread HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "te-not-chunked": b"POST /noread HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    "non-utf8-path": b"GET /%ff HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_malformed_request_is_400_and_close(connect: Callable[..., Conn], data: bytes) -> None:
+    app, calls = make_app()
+    conn = connect(app)
+    await conn.send(data)
+    assert_error(conn.out, 400)
+    assert conn.closed
+    assert calls == []
+
+
+async def test_absolute_form_target_is_accepted(connect: Callable[..., Conn]) -> None:
+    # RFC 9112 section 3.2.2: "A server MUST accept the absolute-form in requests".
+    conn = connect()
+    await conn.send(b"GET http://example.com/p/abs HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert conn.out == expected(body=b"abs")
+
+
+@pytest.mark.parametrize("version", ["1.2", "3.0", "2.0", "0.9"])
+async def test_unknown_http_version_is_505(connect: Callable[..., Conn], version: str) -> None:
+    app, calls = make_app()
+    conn = connect(app)
+    await conn.send(get("/", version=version))
+    assert_error(conn.out, 505)
+    assert conn.closed
+    assert calls == []
+
+
+async def test_requests_before_a_malformed_one_are_answered(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app()
+    conn = connect(app)
+    await conn.send(get("/p/a") + get("/p/b") + b"GARBAGE / HTTP/1.1\r\n\r\n" + get("/p/never"))
+    responses = split_responses(conn.out)
+    assert [r[0] for r in responses] == [200, 200, 400]
+    assert conn.out.startswith(expected(body=b"a") + expected(body=b"b"))
+    assert_error(conn.out[len(expected(body=b"a") + expected(body=b"b")) :], 400)
+    assert conn.closed
+    assert calls == ["/p/a", "/p/b"]
+
+
+async def test_bad_chunk_inside_body_is_400_from_read(connect: Callable[..., Conn]) -> None:
+    app, calls = make_app()
+    conn = connect(app)
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + get("/"))
+    status, headers, _ = split_responses(conn.out)[0]
+    assert len(split_responses(conn.out)) == 1
+    assert status == 400
+    assert headers["connection"] == "close"
+    assert conn.closed

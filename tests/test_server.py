@@ -1,0 +1,529 @@
+"""A real ``Server`` on 127.0.0.1:0, driven by httpx and by raw sockets.
+
+Timeouts here are upper bounds so a broken server fails instead of hanging;
+nothing asserts how fast anything happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from service import (
+    Application,
+    Limits,
+    Request,
+    Response,
+    RouteTableDef,
+    Server,
+    StreamResponse,
+    json_response,
+    middleware,
+)
+
+TIMEOUT = 5.0  # upper bound for any single wait; never a timing assertion
+MakeServer = Callable[..., Awaitable[Server]]
+RawConnect = Callable[[int], Awaitable[Any]]  # conftest.RawConnection
+
+
+def build_app(client_max_size: int = 1024**2) -> Application:
+    routes = RouteTableDef()
+
+    @routes.get("/hello")
+    async def hello(request: Request) -> Response:
+        return Response(text="hello")
+
+    @routes.get("/users/{id:int}")
+    async def user(request: Request) -> Response:
+        return json_response({k: [v, type(v).__name__] for k, v in request.match_info.items()})
+
+    @routes.get("/items/{u:uuid}/{price:float}/{rest:path}")
+    async def item(request: Request) -> Response:
+        info = request.match_info
+        return json_response(
+            {
+                "u": [str(info["u"]), type(info["u"]).__name__],
+                "price": [info["price"], type(info["price"]).__name__],
+                "rest": [info["rest"], type(info["rest"]).__name__],
+            }
+        )
+
+    @routes.post("/json")
+    async def echo_json(request: Request) -> Response:
+        return json_response({"got": await request.json()})
+
+    @routes.get("/query")
+    async def query(request: Request) -> Response:
+        return json_response({"a": request.query.getall("a"), "b": request.query.get("b")})
+
+    @routes.get("/headers")
+    async def headers(request: Request) -> Response:
+        h = request.headers
+        return json_response({"lower": h["x-token"], "upper": h["X-TOKEN"], "mixed": h.get("X-Token")})
+
+    @routes.get("/state")
+    async def state(request: Request) -> Response:
+        return Response(text=request["user"])
+
+    @routes.get("/stream")
+    async def stream(request: Request) -> StreamResponse:
+        response = StreamResponse()
+        response.content_type = "text/plain"
+        await response.prepare(request)
+        for part in (b"one ", b"two ", b"three"):
+            await response.write(part)
+        await response.write_eof()
+        return response
+
+    @routes.get("/stream-length")
+    async def stream_length(request: Request) -> StreamResponse:
+        response = StreamResponse()
+        response.content_length = 13
+        await response.prepare(request)
+        await response.write(b"one two ")
+        await response.write(b"three")
+        await response.write_eof()
+        return response
+
+    @routes.post("/echo")
+    async def echo(request: Request) -> Response:
+        return Response(body=await request.read())
+
+    @routes.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise ValueError("secret: do not leak")
+
+    @middleware
+    async def auth(
+        request: Request, handler: Callable[[Request], Awaitable[StreamResponse]]
+    ) -> StreamResponse:
+        request["user"] = "alice"
+        response = await handler(request)
+        response.headers["X-Middleware"] = "seen"
+        return response
+
+    app = Application(middlewares=[auth], client_max_size=client_max_size)
+    app.add_routes(routes)
+    return app
+
+
+@pytest.fixture
+async def server(make_server: MakeServer) -> Server:
+    return await make_server(build_app())
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=TIMEOUT) as c:
+        yield c
+
+
+def request_bytes(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
+    head = "\r\n".join([f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *headers]) + "\r\n\r\n"
+    return head.encode("latin-1") + body
+
+
+# -- routing ---------------------------------------------------------------------------------------
+
+
+async def test_server_reports_its_real_port(server: Server) -> None:
+    assert server.host == "127.0.0.1"
+    assert server.port > 0
+
+
+async def test_get_and_middleware_header(client: httpx.AsyncClient) -> None:
+    response = await client.get("/hello")
+    assert response.status_code == 200
+    assert response.text == "hello"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["x-middleware"] == "seen"
+
+
+async def test_not_found(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.text.startswith("404")
+
+
+async def test_method_not_allowed_lists_allow(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/hello")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+async def test_head_has_length_but_no_body(server: Server, raw_connect: RawConnect) -> None:
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("HEAD", "/hello") + request_bytes("GET", "/hello"))
+    head = await conn.read_response(head_only=True)
+    assert head.status == 200
+    assert head.header("Content-Length") == "5"
+    assert head.body == b""
+    after = await conn.read_response()  # the HEAD answer had no body: the next one follows at once
+    assert after.status == 200
+    assert after.body == b"hello"
+
+
+async def test_options_lists_allowed_methods(client: httpx.AsyncClient) -> None:
+    response = await client.options("/hello")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert response.content == b""
+
+
+async def test_typed_path_params(client: httpx.AsyncClient) -> None:
+    response = await client.get("/users/42")
+    assert response.json() == {"id": [42, "int"]}
+    assert (await client.get("/users/forty-two")).status_code == 404
+
+    uid = "12345678-1234-5678-1234-567812345678"
+    response = await client.get(f"/items/{uid}/9.5/a/b/c.txt")
+    assert response.json() == {
+        "u": [uid, "UUID"],
+        "price": [9.5, "float"],
+        "rest": ["a/b/c.txt", "str"],
+    }
+
+
+async def test_json_round_trip(client: httpx.AsyncClient) -> None:
+    payload = {"name": "Zoë", "tags": ["a", "b"], "n": 3, "nested": {"ok": True, "none": None}}
+    response = await client.post("/json", json=payload)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"got": payload}
+
+
+async def test_query_multi_valued(client: httpx.AsyncClient) -> None:
+    response = await client.get("/query", params=[("a", "1"), ("a", "2"), ("b", "x y"), ("a", "")])
+    assert response.json() == {"a": ["1", "2", ""], "b": "x y"}
+
+
+async def test_headers_case_insensitive(client: httpx.AsyncClient) -> None:
+    response = await client.get("/headers", headers={"X-tOkEn": "secret"})
+    assert response.json() == {"lower": "secret", "upper": "secret", "mixed": "secret"}
+
+
+async def test_request_state_through_middleware(client: httpx.AsyncClient) -> None:
+    response = await client.get("/state")
+    assert response.text == "alice"
+
+
+# -- streaming -------------------------------------------------------------------------------------
+
+
+async def test_stream_response_chunked(
+    server: Server, client: httpx.AsyncClient, raw_connect: RawConnect
+) -> None:
+    response = await client.get("/stream")
+    assert response.status_code == 200
+    assert response.text == "one two three"
+    assert response.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in response.headers
+
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("GET", "/stream") + request_bytes("GET", "/hello"))
+    raw = await conn.read_response()
+    assert raw.chunked
+    assert raw.body == b"one two three"
+    assert raw.header("Connection") is None  # still keep-alive
+    assert (await conn.read_response()).body == b"hello"
+
+
+async def test_stream_response_with_content_length(
+    server: Server, client: httpx.AsyncClient, raw_connect: RawConnect
+) -> None:
+    response = await client.get("/stream-length")
+    assert response.text == "one two three"
+    assert response.headers["content-length"] == "13"
+    assert "transfer-encoding" not in response.headers
+
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("GET", "/stream-length") + request_bytes("GET", "/hello"))
+    raw = await conn.read_response()
+    assert not raw.chunked
+    assert raw.body == b"one two three"
+    assert (await conn.read_response()).body == b"hello"
+
+
+async def test_chunked_upload(client: httpx.AsyncClient) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b"alpha ", b"beta ", b"gamma"):
+            yield part
+
+    response = await client.post("/echo", content=parts())
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 200
+    assert response.content == b"alpha beta gamma"
+
+
+# -- raw HTTP/1.1 ----------------------------------------------------------------------------------
+
+
+async def test_pipelining_over_a_socket(server: Server, raw_connect: RawConnect) -> None:
+    conn = await raw_connect(server.port)
+    await conn.send(
+        request_bytes("GET", "/users/1")
+        + request_bytes("POST", "/echo", "Content-Length: 4", body=b"ping")
+        + request_bytes("GET", "/users/2")
+    )
+    first, second, third = [await conn.read_response() for _ in range(3)]
+    assert json.loads(first.body) == {"id": [1, "int"]}
+    assert second.body == b"ping"
+    assert json.loads(third.body) == {"id": [2, "int"]}
+
+
+async def test_chunked_upload_over_a_socket(server: Server, raw_connect: RawConnect) -> None:
+    conn = await raw_connect(server.port)
+    body = b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"
+    await conn.send(request_bytes("POST", "/echo", "Transfer-Encoding: chunked", body=body))
+    response = await conn.read_response()
+    assert response.status == 200
+    assert response.body == b"Wikipedia"
+
+
+async def test_100_continue_over_a_socket(server: Server, raw_connect: RawConnect) -> None:
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("POST", "/echo", "Content-Length: 5", "Expect: 100-continue"))
+    interim = await conn.read_response()
+    assert interim.status == 100
+    assert interim.raw == b"HTTP/1.1 100 Continue\r\n\r\n"
+    await conn.send(b"hello")
+    response = await conn.read_response()
+    assert response.status == 200
+    assert response.body == b"hello"
+
+
+async def test_100_continue_over_limit_is_413_without_100(
+    make_server: MakeServer, raw_connect: RawConnect
+) -> None:
+    server = await make_server(build_app(client_max_size=4))
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("POST", "/echo", "Content-Length: 5", "Expect: 100-continue"))
+    response = await conn.read_response()
+    assert response.status == 413
+    assert response.header("Connection") == "close"
+    assert await conn.at_eof()
+
+
+# -- limits ----------------------------------------------------------------------------------------
+
+SMALL = Limits(max_target_size=64, max_header_size=128, max_header_count=4)
+
+
+async def _one_answer(server: Server, raw_connect: RawConnect, data: bytes) -> int:
+    conn = await raw_connect(server.port)
+    await conn.send(data)
+    response = await conn.read_response()
+    assert response.header("Connection") == "close"
+    assert await conn.at_eof()
+    return response.status
+
+
+async def test_limits_at_the_edge_pass(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(), limits=SMALL)
+    target = "/users/" + "1" * (64 - len("/users/"))
+    fill = "v" * (128 - len("Host") - len("127.0.0.1") - len("X-Fill"))
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("GET", target) + request_bytes("GET", "/hello", f"X-Fill: {fill}"))
+    assert (await conn.read_response()).status == 200
+    assert (await conn.read_response()).status == 200
+    await conn.send(request_bytes("GET", "/hello", "A: 1", "B: 2", "C: 3"))  # four fields with Host
+    assert (await conn.read_response()).status == 200
+
+
+async def test_target_too_long_is_414(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(), limits=SMALL)
+    assert await _one_answer(server, raw_connect, request_bytes("GET", "/" + "x" * 64)) == 414
+
+
+async def test_header_section_too_large_is_431(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(), limits=SMALL)
+    fill = "v" * (129 - len("Host") - len("127.0.0.1") - len("X-Fill"))
+    assert await _one_answer(server, raw_connect, request_bytes("GET", "/hello", f"X-Fill: {fill}")) == 431
+
+
+async def test_too_many_headers_is_431(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(), limits=SMALL)
+    data = request_bytes("GET", "/hello", "A: 1", "B: 2", "C: 3", "D: 4")
+    assert await _one_answer(server, raw_connect, data) == 431
+
+
+async def test_declared_body_too_large_is_413(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(client_max_size=16))
+    data = request_bytes("POST", "/echo", "Content-Length: 17")  # the body is never sent
+    assert await _one_answer(server, raw_connect, data) == 413
+
+
+async def test_streamed_body_too_large_is_413(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(client_max_size=16))
+    body = b"10\r\n" + b"x" * 16 + b"\r\n1\r\ny\r\n0\r\n\r\n"
+    data = request_bytes("POST", "/echo", "Transfer-Encoding: chunked", body=body)
+    assert await _one_answer(server, raw_connect, data) == 413
+
+
+async def test_malformed_request_is_400(server: Server, raw_connect: RawConnect) -> None:
+    assert await _one_answer(server, raw_connect, b"GET / HTTP/1.1\r\nNo Colon Here\r\n\r\n") == 400
+
+
+# -- timeouts --------------------------------------------------------------------------------------
+
+
+async def test_trickling_head_gets_408_and_close(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(), limits=Limits(header_timeout=0.5))
+    conn = await raw_connect(server.port)
+    head = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 400
+
+    async def trickle() -> None:
+        # Far slower than the timeout allows; stops when the server hangs up.
+        with contextlib.suppress(OSError):
+            for i in range(len(head)):
+                conn.writer.write(head[i : i + 1])
+                await conn.writer.drain()
+                await asyncio.sleep(0.05)
+
+    sender = asyncio.create_task(trickle())
+    try:
+        data = await conn.read_until_close()
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nConnection: close\r\n" in data
+
+
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["fresh", "kept-alive"])
+async def test_stalled_head_gets_408_and_close(
+    make_server: MakeServer, raw_connect: RawConnect, kept_alive: bool
+) -> None:
+    limits = Limits(header_timeout=0.5, keepalive_timeout=60)
+    server = await make_server(build_app(), limits=limits)
+    conn = await raw_connect(server.port)
+    if kept_alive:
+        await conn.send(request_bytes("GET", "/hello"))
+        assert (await conn.read_response()).status == 200
+    await conn.send(b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaa")  # and then nothing
+    data = await conn.read_until_close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nConnection: close\r\n" in data
+
+
+async def test_idle_keep_alive_connection_is_closed(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app(), limits=Limits(keepalive_timeout=0.3))
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("GET", "/hello"))
+    response = await conn.read_response()
+    assert response.status == 200
+    assert response.header("Connection") is None  # kept alive...
+    assert await conn.at_eof()  # ...until it idled out
+    for _ in range(100):
+        if server.connections == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert server.connections == 0
+
+
+# -- errors and shutdown ----------------------------------------------------------------------------
+
+
+async def test_handler_exception_is_500_then_server_works(
+    server: Server, client: httpx.AsyncClient, raw_connect: RawConnect
+) -> None:
+    response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.text == "500: Internal Server Error"
+    assert "secret" not in response.text
+    assert (await client.get("/hello")).text == "hello"
+
+    conn = await raw_connect(server.port)  # and on the same connection
+    await conn.send(request_bytes("GET", "/boom") + request_bytes("GET", "/hello"))
+    assert (await conn.read_response()).status == 500
+    assert (await conn.read_response()).body == b"hello"
+
+
+def _slow_app(entered: asyncio.Event, release: asyncio.Event, cancelled: asyncio.Event) -> Application:
+    routes = RouteTableDef()
+
+    @routes.get("/slow")
+    async def slow(request: Request) -> Response:
+        entered.set()
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return Response(text="finished")
+
+    app = Application()
+    app.add_routes(routes)
+    return app
+
+
+async def test_graceful_shutdown_finishes_request_in_flight(make_server: MakeServer) -> None:
+    entered, release, cancelled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    hooks: list[str] = []
+    app = _slow_app(entered, release, cancelled)
+
+    async def on_shutdown(app: Application) -> None:
+        hooks.append("shutdown")
+
+    async def on_cleanup(app: Application) -> None:
+        hooks.append("cleanup")
+
+    app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
+    server = await make_server(app)
+    port = server.port
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT) as client:
+        in_flight = asyncio.create_task(client.get("/slow"))
+        await asyncio.wait_for(entered.wait(), TIMEOUT)
+        stopping = asyncio.create_task(server.shutdown())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert hooks == ["shutdown"]
+        assert not stopping.done()  # it waits for the busy connection
+        with pytest.raises(OSError):  # the listener is closed: no new connections
+            _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), TIMEOUT)
+            writer.close()
+            await writer.wait_closed()
+
+        release.set()
+        response = await asyncio.wait_for(in_flight, TIMEOUT)
+        await asyncio.wait_for(stopping, TIMEOUT)
+
+    assert response.status_code == 200
+    assert response.text == "finished"
+    assert response.headers["connection"] == "close"
+    assert not cancelled.is_set()
+    assert hooks == ["shutdown", "cleanup"]
+    assert server.connections == 0
+
+
+async def test_shutdown_timeout_cancels_a_hanging_handler(
+    make_server: MakeServer, raw_connect: RawConnect
+) -> None:
+    entered, release, cancelled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    server = await make_server(_slow_app(entered, release, cancelled), shutdown_timeout=0.2)
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("GET", "/slow"))
+    await asyncio.wait_for(entered.wait(), TIMEOUT)
+
+    await asyncio.wait_for(server.shutdown(), TIMEOUT)  # the handler never finishes by itself
+    await asyncio.wait_for(cancelled.wait(), TIMEOUT)
+    assert await conn.read_until_close() == b""  # dropped without a response
+    assert server.connections == 0
+
+
+async def test_idle_connections_close_at_shutdown(make_server: MakeServer, raw_connect: RawConnect) -> None:
+    server = await make_server(build_app())
+    conn = await raw_connect(server.port)
+    await conn.send(request_bytes("GET", "/hello"))
+    assert (await conn.read_response()).status == 200
+    await asyncio.wait_for(server.shutdown(), TIMEOUT)
+    assert await conn.at_eof()
