@@ -104,7 +104,7 @@ class StreamResponse:
     __slots__ = (
         "status",
         "reason",
-        "headers",
+        "_headers",
         "_content_type",
         "_charset",
         "_content_length",
@@ -127,7 +127,8 @@ class StreamResponse:
             raise ValueError(f"status must be a three-digit code, not {status!r}")
         self.status = status
         self.reason = reason
-        self.headers: CIMultiDict = CIMultiDict(headers) if headers else CIMultiDict()
+        # PERF: most responses add no header; the mapping is made when first asked for.
+        self._headers: CIMultiDict | None = CIMultiDict(headers) if headers else None
         self._content_type: str | None = None
         self._charset: str | None = None
         self._content_length: int | None = None
@@ -139,6 +140,12 @@ class StreamResponse:
         self._force_close = False
 
     # -- attributes handlers set -------------------------------------------
+    @property
+    def headers(self) -> CIMultiDict:
+        if self._headers is None:
+            self._headers = CIMultiDict()
+        return self._headers
+
     def set_status(self, status: int, reason: str | None = None) -> None:
         self.status = status
         self.reason = reason
@@ -327,7 +334,7 @@ class Response(StreamResponse):
         status = self.status
         body = self._body
         no_body = status in (204, 304) or 100 <= status < 200
-        if self.headers or self.reason is not None:
+        if self._headers or self.reason is not None:
             head = self._render_head(keep_alive, http10, None if no_body else len(body))
         else:
             # PERF: the common case, from precomputed pieces in one join.

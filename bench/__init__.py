@@ -1,0 +1,1 @@
+"""The side-by-side benchmark: this project vs aiohttp vs a bare httptools floor."""

@@ -1,0 +1,294 @@
+"""``python -m bench``: this project vs aiohttp vs a bare floor, in one run.
+
+Each server is its own process, pinned to CPU 0 when there are two or more CPUs;
+wrk is pinned to CPU 1. Every scenario runs a warm-up, then ``--rounds`` rounds
+of ``--duration`` seconds per server, interleaved so drift hits all alike; the
+median round is reported. Results go to stdout as a table and to ``--out`` as
+JSON. Needs wrk (Debian/Ubuntu: ``apt-get install wrk``) and the ``bench`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .apps import last_dynamic_path, write_service_project
+
+ROOT = Path(__file__).resolve().parent.parent
+ECHO_BODY = json.dumps({"data": "x" * (1024 - len(json.dumps({"data": ""})))})  # exactly 1 KiB of JSON
+LARGE_FILLER = 1000
+SMALL_FILLER = 2
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+@dataclass
+class Result:
+    scenario: str
+    server: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pin(cpu: int) -> None:
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {cpu})
+
+
+def start(name: str, cmd: list[str], port: int, cwd: Path) -> Server:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICE_LOG_LEVEL": "warning"}
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=env, preexec_fn=lambda: pin(0), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return Server(name, port, process)
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"{name} did not start (command: {' '.join(cmd)})")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+
+def wrk(url: str, duration: int, connections: int, script: Path | None) -> tuple[float, float, float, int]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if script is not None:
+        cmd[1:1] = ["-s", str(script)]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, preexec_fn=lambda: pin(1), timeout=duration + 30
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    count = sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    return rps, p50, p99, count + (int(errors.group(1)) if errors and "nope" not in url else 0)
+
+
+def rss_with_idle_connections(server: Server, count: int) -> tuple[int, int]:
+    """(RSS kB before, RSS kB with ``count`` idle keep-alive connections open)."""
+
+    def rss() -> int:
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+
+    before = rss()
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(b"GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n")
+            socks.append(sock)
+        for sock in socks:
+            data = b""
+            while b"Hello, world!" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        time.sleep(0.5)
+        return before, rss()
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def check_time(routes: Path) -> float:
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "service", "check", str(routes)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario and server (default 3)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json", help="JSON results file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is not installed: on Debian/Ubuntu run `apt-get install wrk`, then try again.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        import aiohttp  # noqa: F401
+        import uvloop  # noqa: F401
+    except ImportError:
+        print("the bench needs its extra: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+
+    work = Path(tempfile.mkdtemp(prefix="service-bench-"))
+    small = write_service_project(work / "small", SMALL_FILLER)
+    large = write_service_project(work / "large", LARGE_FILLER)
+    py = sys.executable
+    specs = {
+        "service": ([py, "-m", "service", "serve", str(small), "--host", "127.0.0.1"], small.parent),
+        "service-1000": ([py, "-m", "service", "serve", str(large), "--host", "127.0.0.1"], large.parent),
+        "aiohttp": ([py, "-m", "bench.apps", "aiohttp", str(SMALL_FILLER)], ROOT),
+        "aiohttp-1000": ([py, "-m", "bench.apps", "aiohttp", str(LARGE_FILLER)], ROOT),
+        "floor": ([py, "-m", "bench.apps", "floor"], ROOT),
+    }
+    servers: dict[str, Server] = {}
+    try:
+        for name, (cmd, cwd) in specs.items():
+            port = free_port()
+            full = [*cmd, "--port", str(port)] if name.startswith("service") else [*cmd, str(port)]
+            servers[name] = start(name, full, port, cwd)
+        post = work / "post.lua"
+        post.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(ECHO_BODY)}\n"
+        )
+        scenarios = [
+            ("GET /hello", "/hello", None, ["service", "aiohttp", "floor"]),
+            ("GET /users/{id:int}", "/users/7", None, ["service", "aiohttp"]),
+            ("POST /echo (1 KiB JSON)", "/echo", post, ["service", "aiohttp"]),
+            (
+                "1,000 routes: last dynamic",
+                last_dynamic_path(LARGE_FILLER),
+                None,
+                ["service-1000", "aiohttp-1000"],
+            ),
+            ("404", "/nope", None, ["service", "aiohttp"]),
+        ]
+        results: list[Result] = []
+        for title, path, script, names in scenarios:
+            for name in names:  # warm-up
+                wrk(f"http://127.0.0.1:{servers[name].port}{path}", 1, args.connections, script)
+            rounds: dict[str, list[tuple[float, float, float, int]]] = {n: [] for n in names}
+            for _ in range(args.rounds):
+                for name in names:
+                    url = f"http://127.0.0.1:{servers[name].port}{path}"
+                    rounds[name].append(wrk(url, args.duration, args.connections, script))
+            for name in names:
+                ordered = sorted(rounds[name], key=lambda r: r[0])
+                rps, p50, p99, errors = ordered[len(ordered) // 2]
+                results.append(Result(title, name.removesuffix("-1000"), rps, p50, p99, errors))
+                print(f"  {title:28} {name:13} {rps:10.0f} req/s", file=sys.stderr)
+        memory = {
+            name: rss_with_idle_connections(servers[name], 1000) for name in ("service", "aiohttp", "floor")
+        }
+        check_seconds = check_time(large)
+    finally:
+        for server in servers.values():
+            server.process.terminate()
+        for server in servers.values():
+            try:
+                server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    report(results, memory, check_seconds, args)
+    return 0
+
+
+def report(
+    results: list[Result], memory: dict[str, tuple[int, int]], check_seconds: float, args: argparse.Namespace
+) -> None:
+    by = {(r.scenario, r.server): r for r in results}
+    floor = by.get(("GET /hello", "floor"))
+    machine = ", ".join(
+        (
+            platform.machine(),
+            f"{os.cpu_count()} CPUs",
+            f"Python {platform.python_version()}",
+            platform.system(),
+        )
+    )
+    lines = [
+        f"python -m bench --duration {args.duration} --rounds {args.rounds} --connections {args.connections}",
+        f"machine: {machine}",
+        "",
+        "| scenario | server | req/s | p50 ms | p99 ms | × aiohttp | share of floor |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        base = by.get((r.scenario, "aiohttp"))
+        ratio = f"{r.rps / base.rps:.2f}" if base else ""
+        share = f"{r.rps / floor.rps:.0%}" if floor else ""
+        cells = [r.scenario, r.server, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", ratio, share]
+        lines.append("| " + " | ".join(cells) + " |")
+    small = by.get(("GET /users/{id:int}", "service"))
+    large = by.get(("1,000 routes: last dynamic", "service"))
+    lines.append("")
+    if small and large:
+        lines.append(
+            f"1,000-route table vs 3-route table (service, dynamic JSON route): {large.rps / small.rps:.0%}"
+        )
+    for name, (before, after) in memory.items():
+        lines.append(
+            f"RSS {name}: {before / 1024:.1f} MiB idle, "
+            f"{after / 1024:.1f} MiB with 1,000 idle keep-alive connections"
+        )
+    lines.append(f"python -m service check on the 1,000-route file: {check_seconds:.2f} s (whole process)")
+    errors = sum(r.errors for r in results)
+    lines.append(f"errors (socket errors and unexpected non-2xx): {errors}")
+    print("\n".join(lines))
+    args.out.write_text(
+        json.dumps(
+            {
+                "command": lines[0],
+                "machine": machine,
+                "results": [asdict(r) for r in results],
+                "rss_kib": {k: {"idle": v[0], "with_1000_connections": v[1]} for k, v in memory.items()},
+                "check_seconds": check_seconds,
+            },
+            indent=2,
+        )
+    )
+    print(f"(JSON: {args.out})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The three servers the benchmark compares, and the files they are built from.
+
+All three answer the same routes with the same bodies. Each runs as its own
+process: ``python -m bench.apps aiohttp ROUTES_COUNT PORT`` or ``... floor PORT``;
+this project runs as users run it, ``python -m service serve routes.yaml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+HELLO = "Hello, world!"
+FILLER_STATIC = "/static/r{i}"
+FILLER_DYNAMIC = "/dyn{i}/items/{{id:int}}"
+
+HANDLERS = """
+from service import web
+
+
+async def hello(request):
+    return web.Response(text="Hello, world!")
+
+
+async def user(request):
+    return web.json_response({"id": request.match_info["id"]})
+
+
+async def echo(request):
+    return web.Response(body=await request.read(), content_type="application/json")
+"""
+
+
+def filler_routes(count: int) -> list[tuple[str, str]]:
+    """``count`` extra routes, half static, half dynamic; the last is dynamic."""
+    routes = []
+    for i in range(count // 2):
+        routes.append(("GET", FILLER_STATIC.format(i=i)))
+        routes.append(("GET", FILLER_DYNAMIC.format(i=i)))
+    return routes
+
+
+def last_dynamic_path(count: int) -> str:
+    return f"/dyn{count // 2 - 1}/items/7"
+
+
+def write_service_project(directory: Path, filler: int) -> Path:
+    """routes.yaml + handlers for ``python -m service serve``."""
+    (directory / "benchhandlers").mkdir(parents=True, exist_ok=True)
+    (directory / "benchhandlers" / "__init__.py").write_text(HANDLERS)
+    lines = [
+        "service:",
+        "  healthz: null",
+        "  client_max_size: 1MiB",
+        "routes:",
+        "  GET /hello: benchhandlers.hello",
+        "  GET /users/{id:int}: benchhandlers.user",
+        "  POST /echo: benchhandlers.echo",
+    ]
+    lines += [f"  {method} {path}: benchhandlers.user" for method, path in filler_routes(filler)]
+    routes = directory / "routes.yaml"
+    routes.write_text("\n".join(lines) + "\n")
+    return routes
+
+
+def run_aiohttp(filler: int, port: int) -> None:
+    import uvloop
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=HELLO)
+
+    async def user(request: web.Request) -> web.Response:
+        return web.json_response({"id": int(request.match_info["id"])})
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read(), content_type="application/json")
+
+    routes = web.RouteTableDef()
+    routes.get("/hello")(hello)
+    routes.get(r"/users/{id:\d+}")(user)
+    routes.post("/echo")(echo)
+    for _, path in filler_routes(filler):
+        routes.get(path.replace("{id:int}", r"{id:\d+}"))(user)
+    app = web.Application()
+    app.add_routes(routes)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def run_floor(port: int) -> None:
+    """The limit of Python here: parse with httptools, answer one fixed response."""
+    import httptools
+    import uvloop
+
+    body = HELLO.encode()
+    response = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nServer: floor\r\n\r\n%s" % (len(body), body)
+    )
+
+    class Floor(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.parser = httptools.HttpRequestParser(self)
+
+        def data_received(self, data: bytes) -> None:
+            self.parser.feed_data(data)
+
+        def on_message_complete(self) -> None:
+            self.transport.write(response)  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Floor, "127.0.0.1", port, backlog=2048)
+        async with server:
+            await server.serve_forever()
+
+    uvloop.run(main())
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    if kind == "aiohttp":
+        run_aiohttp(int(sys.argv[2]), int(sys.argv[3]))
+    elif kind == "floor":
+        run_floor(int(sys.argv[2]))
+    else:
+        raise SystemExit(f"unknown server {kind!r}: {json.dumps(sys.argv)}")
