@@ -150,9 +150,8 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         with asyncio.Runner(loop_factory=_loop_factory(None)) as runner:
             runner.run(serve())
     except OSError as exc:
-        print(
-            f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr
-        )
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"error: cannot serve on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
         return EXIT_RUNTIME
     except Exception as exc:  # a startup hook failed, for example
         log.exception("Service stopped by an error")

@@ -40,6 +40,8 @@ __all__ = ["Location", "NamedRef", "RouteSpec", "Spec", "load", "load_text"]
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MAX_NODES = 100_000  # values in one document, counting each alias expansion
+_MAX_DEPTH = 100  # nesting levels
 _SHORT_KEY = re.compile(r"(?P<method>[A-Za-z*]+)\s+(?P<path>\S+)\Z")
 
 
@@ -116,6 +118,8 @@ class _Doc:
         self.keys: dict[Loc, Location] = {}
         self.issues: list[Issue] = []
         self.unset: set[Location] = set()  # values naming an unset variable: reported once
+        self.budget = _MAX_NODES
+        self._open: set[int] = set()  # collections being converted: an alias to one is a cycle
         self._constructor = yaml.constructor.SafeConstructor()
         self._resolver = yaml.resolver.Resolver()
 
@@ -135,10 +139,28 @@ class _Doc:
 
     def convert(self, node: yaml.Node, loc: Loc) -> Any:
         self.values[loc] = self.at(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, loc)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*loc, i)) for i, item in enumerate(node.value)]
+        self.budget -= 1
+        if self.budget < 0 or len(loc) > _MAX_DEPTH:
+            # An alias expands its anchor again at every use, so a small file can name
+            # billions of nodes ("billion laughs"); deep nesting would exhaust the stack.
+            if self.budget == -1 or len(loc) == _MAX_DEPTH + 1:
+                self.issues.append(
+                    self.at(node).issue(format_where(loc), "the document is too large or deep")
+                )
+            return None
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self._open:
+                self.issues.append(
+                    self.at(node).issue(format_where(loc), "an alias refers to a node that contains it")
+                )
+                return None
+            self._open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, loc)
+                return [self.convert(item, (*loc, i)) for i, item in enumerate(node.value)]
+            finally:
+                self._open.discard(id(node))
         return self._scalar(node, loc)
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
@@ -165,13 +187,23 @@ class _Doc:
         if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) and "$" in node.value:
             text = self._interpolate(node.value, loc, node)
             if text != node.value:
-                tag = self._resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+                # A quoted scalar stays a string, as it would with the text written in place.
+                tag = node.tag if node.style else self._resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
                 node = yaml.ScalarNode(tag, text, node.start_mark, node.end_mark)
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             self.issues.append(self.at(node).issue(format_where(loc), f"cannot read value: {problem}"))
+            return None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            # SafeConstructor raises these for e.g. ``!!int abc`` or ``!!bool maybe``.
+            tag = node.tag.rpartition(":")[2]
+            self.issues.append(
+                self.at(node).issue(
+                    format_where(loc), f"cannot read value: {node.value!r} is not a valid !!{tag}"
+                )
+            )
             return None
 
     def _interpolate(self, text: str, loc: Loc, node: yaml.Node) -> str:
@@ -199,10 +231,17 @@ class _Doc:
 def _compose(text: str, file: str) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise ConfigError([Issue(file, 1, 1, "(yaml)", "the document is nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        what = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.problem.startswith("but "):
+            what = f"{exc.context} {exc.problem}"  # one sentence in two halves
+        elif exc.problem and exc.context:
+            started = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            what = f"{exc.problem} ({exc.context}{started})"
         raise ConfigError([Issue(file, line, col, "(yaml)", f"YAML syntax error: {what}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Issue(file, 1, 1, "(yaml)", f"YAML error: {exc}")]) from None
@@ -222,7 +261,21 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
 def _pydantic_issues(doc: _Doc, exc: ValidationError, model: type[BaseModel], prefix: Loc) -> list[Issue]:
     """Map each pydantic error to the node it is about; ``prefix`` locates the object."""
     issues = []
-    for err in exc.errors():
+    errors = exc.errors()
+    # An unknown key whose suggestion is a missing required key is one mistake (a typo), not two.
+    suggested = {
+        (tuple(e["loc"][:-1]), close[0])
+        for e in errors
+        if e["type"] == "extra_forbidden"
+        and (
+            close := difflib.get_close_matches(
+                str(e["loc"][-1]), _fields_at(model, tuple(e["loc"][:-1])), n=1
+            )
+        )
+    }
+    for err in errors:
+        if err["type"] == "missing" and (tuple(err["loc"][:-1]), str(err["loc"][-1])) in suggested:
+            continue
         rel: Loc = tuple(err["loc"])
         loc = (*prefix, *rel)
         where = format_where(loc)
@@ -323,8 +376,7 @@ def _routes(doc: _Doc, raw: Any, issues: list[Issue]) -> list[RouteSpec]:
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        issues.append(doc.value_at(("routes",)).issue("routes", "must be a mapping of routes"))
-        return []
+        return []  # the schema has reported it
     found: list[RouteSpec] = []
     for key, value in raw.items():
         loc: Loc = ("routes", key)

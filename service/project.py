@@ -93,7 +93,7 @@ def build_app(spec: Spec) -> Application:
         for key in ("on_startup", "on_shutdown", "on_cleanup")
     }
     if issues:
-        raise ConfigError(issues)
+        raise ConfigError(sorted(issues, key=lambda i: (i.line, i.col)))
 
     settings = spec.settings
     app = Application(middlewares=middlewares, client_max_size=settings.client_max_size)
@@ -124,7 +124,7 @@ def build_app(spec: Spec) -> Application:
         except RouteError as exc:  # the loader checked the table; this is the healthz path
             issues.append(Issue(spec.file, 1, 1, "service.healthz", str(exc)))
     if issues:
-        raise ConfigError(issues)
+        raise ConfigError(sorted(issues, key=lambda i: (i.line, i.col)))
     app.freeze()
     return app
 

@@ -73,8 +73,12 @@ def import_module(module: str) -> Any:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if _missing_module(module, exc):
-            close = difflib.get_close_matches(module, _siblings(module), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            # Compare last components: whole names share their package prefix, so any
+            # sibling would look close ('handlers.zzz' -> 'handlers.db').
+            leaf = module.rpartition(".")[2]
+            by_leaf = {s.rpartition(".")[2]: s for s in _siblings(module)}
+            close = difflib.get_close_matches(leaf, list(by_leaf), n=1)
+            hint = f" (did you mean {by_leaf[close[0]]!r}?)" if close else ""
             raise ResolveError(f"module not found: {module!r}{hint}") from None
         raise ResolveError(
             f"importing {module!r} failed: {type(exc).__name__}: {exc} (at {_where(exc)})"
@@ -117,7 +121,7 @@ def _is_async(obj: Any) -> bool:
 def check_async_callable(obj: Any, dotted: str, args: tuple[str, ...]) -> Callable[..., Any]:
     """``obj`` must be an ``async def`` callable accepting ``args`` positionally."""
     if not callable(obj):
-        raise ResolveError(f"{dotted} is a {type(obj).__name__}, not an async function")
+        raise ResolveError(f"{dotted} is not a function but a value of type {type(obj).__name__!r}")
     if not _is_async(obj):
         raise ResolveError(f"{dotted} is not an async function: define it with 'async def'")
     try:
@@ -128,8 +132,9 @@ def check_async_callable(obj: Any, dotted: str, args: tuple[str, ...]) -> Callab
         signature.bind(*args)
     except TypeError:
         wanted = ", ".join(args)
+        short = dotted.replace(":", ".").rpartition(".")[2]
         raise ResolveError(
-            f"{dotted}{signature} cannot be called as {dotted.rpartition('.')[2]}({wanted}):"
+            f"{dotted}{signature} cannot be called as {short}({wanted}):"
             f" it must take {len(args)} positional argument{'s' if len(args) > 1 else ''} ({wanted})"
         ) from None
     return cast(Callable[..., Any], obj)

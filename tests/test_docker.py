@@ -22,7 +22,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.docker
 COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv*", "venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"
+    ".git",
+    ".venv*",
+    "venv",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
 )
 
 
@@ -52,10 +60,12 @@ def _compose() -> list[str]:
     pytest.fail("neither `docker compose` nor `docker-compose` is available")
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None,
-         check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
+def _run(
+    cmd: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -82,11 +92,15 @@ def test_broken_routes_file_fails_the_build(docker: None, project: Path) -> None
     result = _run(["docker", "build", "-t", tag, "."], project, check=False)
     _run(["docker", "image", "rm", "-f", tag], project, check=False)
     line_no, line = next(
-        (n, text) for n, text in enumerate(routes.read_text().splitlines(), 1) if "handlers.hello.helo" in text
+        (n, text)
+        for n, text in enumerate(routes.read_text().splitlines(), 1)
+        if "handlers.hello.helo" in text
     )
     col = line.index("handlers.hello.helo") + 1
     assert result.returncode != 0
-    expected = f"routes.yaml:{line_no}:{col}: routes['GET /hello']: module 'handlers.hello' has no attribute 'helo'"
+    expected = (
+        f"routes.yaml:{line_no}:{col}: routes['GET /hello']: module 'handlers.hello' has no attribute 'helo'"
+    )
     assert expected in result.stdout + result.stderr
 
 
@@ -110,8 +124,9 @@ def _container_id(compose: list[str], project: Path, env: dict[str, str]) -> str
 
 
 def _inspect(container: str, fmt: str) -> str:
-    return subprocess.run(["docker", "inspect", "--format", fmt, container], capture_output=True, text=True,
-                          timeout=30).stdout.strip()
+    return subprocess.run(
+        ["docker", "inspect", "--format", fmt, container], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
 
 
 def _wait_healthy(container: str, limit: float = 120) -> None:
@@ -134,7 +149,8 @@ def test_compose_up_serves_and_stops_cleanly(compose_up: tuple[list[str], Path, 
     with httpx.Client(base_url=base, timeout=10) as client:
         assert client.get("/hello").text == "Hello, world!"
         assert client.get("/users/42").json() == {"id": 42, "name": "user-42"}
-        assert client.get("/healthz").json() == {"status": "ok", "service": "example"}
+        health = client.get("/healthz").json()
+        assert (health["status"], health["service"], health["generation"]) == ("ok", "example", 1)
         assert client.get("/nope").status_code == 404
         created = client.post("/items", json={"name": "pen", "price": 1.5})
         assert created.status_code == 201 and created.headers["Location"] == "/items/1"

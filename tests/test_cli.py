@@ -1,0 +1,256 @@
+"""``python -m service check | routes | serve`` as a user runs them: output and exit codes.
+
+Every test runs the CLI in a subprocess (``sys.executable -m service``) from a
+temporary directory, with the repository root on PYTHONPATH; every run is
+bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, not a timing assertion
+
+
+def cli_env() -> dict[str, str]:
+    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        cwd=cwd,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+HANDLERS = """\
+from service import web
+
+
+async def index(request):
+    return web.Response(text="index")
+
+
+async def get_user(request):
+    return web.json_response({"id": request.match_info["id"]})
+
+
+async def create_user(request):
+    return web.json_response(await request.json(), status=201)
+"""
+
+ROUTES = """\
+service:
+  name: cli-test
+routes:
+  GET /: handlers.api.index
+  /users/{id:int}:
+    GET:
+      handler: handlers.api.get_user
+      name: user
+  POST /users: handlers.api.create_user
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A directory with routes.yaml and its own handlers/ package."""
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "__init__.py").write_text("")
+    (tmp_path / "handlers" / "api.py").write_text(HANDLERS)
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    return tmp_path
+
+
+# -- check -------------------------------------------------------------------------------------------
+def test_check_repo_example_is_ok(tmp_path: Path) -> None:
+    routes = REPO / "routes.yaml"
+    result = run(tmp_path, "check", str(routes))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{routes}: OK: 9 routes, 1 middleware, 2 hook(s)\n"
+    assert result.stderr == ""
+
+
+def test_check_default_file_in_cwd(project: Path) -> None:
+    result = run(project, "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "routes.yaml: OK: 3 routes, 0 middleware, 0 hook(s)\n"
+
+
+def test_check_file_named_by_service_routes_variable(project: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = cli_env()
+    env["SERVICE_ROUTES"] = str(project / "routes.yaml")
+    result = run(elsewhere, "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{project / 'routes.yaml'}: OK: 3 routes, 0 middleware, 0 hook(s)\n"
+
+
+def test_check_broken_file_prints_every_issue_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "routes.yaml").write_text(
+        "service:\n  port: 70000\nroutes:\n  GTE /a: h.a\n  GET /b:\n    handelr: h.b\n"
+    )
+    result = run(tmp_path, "check", "routes.yaml")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "routes.yaml:2:9: service.port: Input should be less than or equal to 65535",
+        "routes.yaml:4:3: routes['GTE /a']: unknown method 'GTE' (did you mean GET?)",
+        "routes.yaml:6:5: routes['GET /b'].handelr: unknown key 'handelr' (did you mean 'handler'?)",
+        "routes.yaml: 3 problems; nothing was started",
+    ]
+
+
+def test_check_import_error_exits_2(project: Path) -> None:
+    (project / "routes.yaml").write_text("routes:\n  GET /a: handlers.api.indx\n")
+    result = run(project, "check", "routes.yaml")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "routes.yaml:2:11: routes['GET /a']: module 'handlers.api' has no attribute 'indx'"
+        " (did you mean 'index'?)",
+        "routes.yaml: 1 problem; nothing was started",
+    ]
+
+
+@pytest.mark.parametrize("command", ["check", "routes", "serve"])
+def test_missing_file_exits_2(tmp_path: Path, command: str) -> None:
+    result = run(tmp_path, command, "nope.yaml")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-2:] == [
+        "nope.yaml:1:1: (file): file not found",
+        "nope.yaml: 1 problem; nothing was started",
+    ]
+
+
+def test_missing_default_file_exits_2(tmp_path: Path) -> None:
+    result = run(tmp_path, "check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "routes.yaml:1:1: (file): file not found",
+        "routes.yaml: 1 problem; nothing was started",
+    ]
+
+
+# -- routes --------------------------------------------------------------------------------------------
+def test_routes_prints_an_aligned_table(project: Path) -> None:
+    result = run(project, "routes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "METHOD  PATH             HANDLER                   NAME",
+        "GET     /                handlers.api.index",
+        "GET     /users/{id:int}  handlers.api.get_user     user",
+        "POST    /users           handlers.api.create_user",
+        "GET     /healthz         (built-in)                healthz",
+    ]
+
+
+def test_routes_columns_line_up(tmp_path: Path) -> None:
+    result = run(tmp_path, "routes", str(REPO / "routes.yaml"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines[0]
+    assert header.split() == ["METHOD", "PATH", "HANDLER", "NAME"]
+    starts = [header.index(word) for word in ("PATH", "HANDLER", "NAME")]
+    for line in lines[1:]:
+        for start in starts:
+            if len(line) > start:
+                assert line[start - 2 : start] == "  " and line[start] != " ", (line, start)
+    assert len(lines) == 1 + 9 + 1  # header, the example's routes, /healthz
+
+
+def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "routes.yaml").write_text("routes:\n  GET a: h.a\n")
+    result = run(tmp_path, "routes")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[0] == "routes.yaml:2:3: routes['GET a']: path must start with '/': 'a'"
+
+
+# -- help -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), "usage: python -m service [-h] COMMAND ..."),
+        (("serve",), "usage: python -m service serve"),
+        (("check",), "usage: python -m service check"),
+        (("routes",), "usage: python -m service routes"),
+    ],
+)
+def test_help_exits_0(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    result = run(tmp_path, *args, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(expected)
+
+
+def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(tmp_path)
+    assert result.returncode == 2
+    assert "usage: python -m service" in result.stderr
+
+
+# -- serve ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def test_serve_on_a_port_in_use_exits_1(project: Path, busy_port: int) -> None:
+    result = run(project, "serve", "routes.yaml", "--host", "127.0.0.1", "--port", str(busy_port))
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"error: cannot serve on 127.0.0.1:{busy_port}: ")
+    assert "address already in use" in last.lower()
+
+
+def test_serve_runs_cleanup_hooks_when_the_port_is_in_use(tmp_path: Path, busy_port: int) -> None:
+    hooks = textwrap.dedent(
+        """\
+        import sys
+
+
+        async def up(app):
+            print("startup ran", file=sys.stderr)
+
+
+        async def down(app):
+            print("cleanup ran", file=sys.stderr)
+        """
+    )
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "__init__.py").write_text("")
+    (tmp_path / "handlers" / "api.py").write_text(HANDLERS)
+    (tmp_path / "handlers" / "hooks.py").write_text(hooks)
+    (tmp_path / "routes.yaml").write_text(
+        "on_startup: [handlers.hooks.up]\n"
+        "on_cleanup: [handlers.hooks.down]\n"
+        "routes:\n  GET /: handlers.api.index\n"
+    )
+    result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(busy_port))
+    assert result.returncode == 1
+    assert "cleanup ran" in result.stderr.splitlines()

@@ -1,0 +1,225 @@
+"""End to end: ``python -m service serve`` in a subprocess, driven over HTTP with httpx.
+
+The server listens on 127.0.0.1 port 0; the real port is read from its
+``Serving on http://127.0.0.1:PORT`` log line. Every wait is bounded; SIGTERM
+must stop it gracefully with exit code 0.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30.0  # bounds on waits, never timing assertions
+STOP_TIMEOUT = 30.0
+HTTP_TIMEOUT = 5.0
+SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
+
+
+def cli_env() -> dict[str, str]:
+    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class ServeProcess:
+    """``python -m service serve ...`` with its stderr drained by a thread."""
+
+    def __init__(self, routes: str, cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", routes, "--host", "127.0.0.1", "--port", "0"],
+            cwd=cwd,
+            env=cli_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for_port(self) -> int:
+        """The port from the ``Serving on`` line; fails (bounded) if it never comes."""
+        while True:
+            try:
+                line = self._queue.get(timeout=START_TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"no 'Serving on' line within {START_TIMEOUT}s; stderr so far: {self.lines}")
+            if line is None:
+                pytest.fail(f"serve exited with {self.proc.wait(STOP_TIMEOUT)} before serving: {self.lines}")
+            m = SERVING.search(line)
+            if m is not None:
+                return int(m.group(1))
+
+    def terminate(self) -> int:
+        """SIGTERM, then the exit code (bounded wait)."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        if self.proc.stderr is not None:
+            self._reader.join(timeout=STOP_TIMEOUT)
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[type[ServeProcess]]:
+    started: list[ServeProcess] = []
+
+    class Tracked(ServeProcess):
+        def __init__(self, routes: str, cwd: Path) -> None:
+            super().__init__(routes, cwd)
+            started.append(self)
+
+    yield Tracked
+    for process in started:
+        process.kill()
+
+
+def client(port: int) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT, trust_env=False)
+
+
+# -- a service of the test's own, in tmp_path ------------------------------------------------------
+API = """\
+from service import web
+
+
+async def get_user(request):
+    user_id = request.match_info["id"]
+    return web.json_response({"id": user_id, "type": type(user_id).__name__})
+
+
+async def create(request):
+    data = await request.json()
+    return web.json_response({"created": data}, status=201)
+"""
+
+ROUTES = """\
+service:
+  name: e2e
+routes:
+  GET /users/{id:int}: handlers.api.get_user
+  POST /things: handlers.api.create
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """tmp_path/proj: routes.yaml and a handlers/ package of its own (not the repo's)."""
+    root = tmp_path / "proj"
+    (root / "handlers").mkdir(parents=True)
+    (root / "handlers" / "__init__.py").write_text("")
+    (root / "handlers" / "api.py").write_text(API)
+    (root / "routes.yaml").write_text(ROUTES)
+    return root
+
+
+def exercise_own_service(port: int) -> None:
+    with client(port) as http:
+        user = http.get("/users/42")
+        assert user.status_code == 200
+        assert user.json() == {"id": 42, "type": "int"}
+        created = http.post("/things", json={"name": "x", "n": [1, 2]})
+        assert created.status_code == 201
+        assert created.json() == {"created": {"name": "x", "n": [1, 2]}}
+        assert http.get("/users/abc").status_code == 404
+        assert http.get("/nowhere").status_code == 404
+        wrong_method = http.delete("/users/42")
+        assert wrong_method.status_code == 405
+        assert wrong_method.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_serve_own_service_from_its_directory(serve: type[ServeProcess], project: Path) -> None:
+    process = serve("routes.yaml", project)
+    port = process.wait_for_port()
+    exercise_own_service(port)
+    assert process.terminate() == 0, process.lines
+
+
+@pytest.mark.parametrize("how", ["absolute", "relative"])
+def test_serve_from_a_different_cwd(
+    serve: type[ServeProcess], project: Path, tmp_path: Path, how: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    routes = str(project / "routes.yaml") if how == "absolute" else os.path.join("..", "proj", "routes.yaml")
+    process = serve(routes, elsewhere)
+    port = process.wait_for_port()
+    exercise_own_service(port)
+    assert process.terminate() == 0, process.lines
+
+
+# -- the repository's own example service ------------------------------------------------------------
+def test_repo_example_service(serve: type[ServeProcess], tmp_path: Path) -> None:
+    process = serve(str(REPO / "routes.yaml"), tmp_path)
+    port = process.wait_for_port()
+    with client(port) as http:
+        hello = http.get("/hello")
+        assert (hello.status_code, hello.text) == (200, "Hello, world!")
+        assert hello.headers["X-Response-Time"].endswith("ms")  # the timing middleware ran
+        greet = http.get("/hello/ann")
+        assert (greet.status_code, greet.text) == (200, "Hello, ann!")
+
+        user = http.get("/users/42")
+        assert user.status_code == 200
+        assert user.json() == {"id": 42, "name": "user-42"}
+        assert http.get("/users/x").status_code == 404
+
+        echo = http.post("/echo", json={"text": "hi", "repeat": 2})
+        assert (echo.status_code, echo.json()) == (200, {"echo": "hi hi"})
+        invalid = http.post("/echo", json={"repeat": "x"})
+        assert invalid.status_code == 422
+        assert [e["field"] for e in invalid.json()["errors"]] == ["text", "repeat"]
+        assert http.post("/echo", content=b"hi", headers={"Content-Type": "text/plain"}).status_code == 415
+
+        assert (http.get("/items").status_code, http.get("/items").json()) == (200, [])
+        created = http.post("/items", json={"name": "pen", "price": 1.5})
+        assert created.status_code == 201
+        assert created.headers["Location"] == "/items/1"
+        assert created.json() == {"id": 1, "name": "pen", "price": 1.5}
+        assert http.post("/items", json={"name": "pen", "price": 2}).status_code == 409
+        assert http.post("/items", json={"name": "", "price": -1}).status_code == 422
+        fetched = http.get(created.headers["Location"])
+        assert (fetched.status_code, fetched.json()) == (200, {"id": 1, "name": "pen", "price": 1.5})
+        replaced = http.put("/items/1", json={"name": "pencil", "price": 2})
+        assert (replaced.status_code, replaced.json()) == (200, {"id": 1, "name": "pencil", "price": 2.0})
+        assert http.get("/items").json() == [{"id": 1, "name": "pencil", "price": 2.0}]
+        deleted = http.delete("/items/1")
+        assert (deleted.status_code, deleted.content) == (204, b"")
+        assert http.get("/items/1").status_code == 404
+        assert http.delete("/items/1").status_code == 404
+        assert http.put("/items/7", json={"name": "x", "price": 1}).status_code == 404
+
+        health = http.get("/healthz")
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        assert health.json()["service"] == "example"
+    assert process.terminate() == 0, process.lines
+    assert any("item store closed with 0 item(s)" in line for line in process.lines), process.lines

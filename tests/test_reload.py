@@ -1,0 +1,857 @@
+"""Live reload: ``python -m service serve`` in a subprocess while its files change.
+
+Each test gets its own directory with a routes.yaml and a handler package whose
+name is unique (``h_<hex>``), runs the real CLI on 127.0.0.1 port 0, reads the
+server's log in a background thread, edits the files the way people and tools
+do (in place, by atomic rename, by swapping a symlink), and polls until the
+effect shows. Every wait is bounded; nothing asserts how fast anything happens.
+At the end each server gets SIGTERM and must exit 0.
+
+The last tests drive ``Reloader`` in-process with a fake current/swap pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.app import Application
+from service.project import HEALTH_KEY, Health, load_app, spec_of
+from service.protocol import Limits
+from service.reload import Reloader
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 20.0  # upper bound for the server to log "Serving on"
+WAIT = 10.0  # upper bound for a reload to show; never a timing assertion
+POLL = 0.1
+HTTP_TIMEOUT = 10.0
+STOP_TIMEOUT = 20.0
+
+MODULE = """\
+from service import web
+
+
+async def one(request):
+    return web.Response(text="one")
+
+
+async def two(request):
+    return web.Response(text="two")
+"""
+
+
+# -- the project on disk ------------------------------------------------------------------
+@dataclass
+class Project:
+    root: Path
+    pkg: str
+
+    @property
+    def routes(self) -> Path:
+        return self.root / "routes.yaml"
+
+    def text(self, template: str) -> str:
+        """``PKG`` in a template is the unique package name."""
+        return template.replace("PKG", self.pkg)
+
+    def write_routes(self, template: str, *, path: Path | None = None) -> None:
+        (path or self.routes).write_text(self.text(template))
+
+    def write_module(self, name: str, source: str) -> Path:
+        file = self.root / self.pkg / f"{name}.py"
+        file.write_text(source)
+        return file
+
+
+def make_project(root: Path, routes: str, modules: dict[str, str] | None = None) -> Project:
+    project = Project(root, f"h_{uuid.uuid4().hex}")
+    (root / project.pkg).mkdir()
+    (root / project.pkg / "__init__.py").write_text("")
+    for name, source in (modules or {"m": MODULE}).items():
+        project.write_module(name, source)
+    project.write_routes(routes)
+    return project
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """What many editors and config tools do: a new file in the same directory, renamed over."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# -- the server process ---------------------------------------------------------------------
+def serve_env() -> dict[str, str]:
+    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class ServiceProcess:
+    """One ``python -m service serve`` and everything it logs."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="service-log", daemon=True)
+        self._reader.start()
+        self.port = 0
+        self._client: httpx.Client | None = None
+        self.stopped = False
+
+    def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        with contextlib.suppress(ValueError, OSError):  # the pipe closed under us at teardown
+            for line in stream:
+                with self._cond:
+                    self.lines.append(line.rstrip("\n"))
+                    self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- the log ----------------------------------------------------------------------------
+    def log(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def mark(self) -> int:
+        """An index into the log: ``wait_log(..., since=mark)`` looks only at later lines."""
+        with self._cond:
+            return len(self.lines)
+
+    def find_log(self, pattern: str, *, since: int = 0) -> re.Match[str] | None:
+        regex = re.compile(pattern)
+        with self._cond:
+            for line in self.lines[since:]:
+                found = regex.search(line)
+                if found:
+                    return found
+        return None
+
+    def wait_log(self, pattern: str, *, since: int = 0, timeout: float = WAIT) -> re.Match[str]:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = since
+        with self._cond:
+            while True:
+                for line in self.lines[seen:]:
+                    found = regex.search(line)
+                    if found:
+                        return found
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    break
+                self._cond.wait(min(left, 0.5))
+            text = "\n".join(self.lines)
+        raise AssertionError(f"no log line matching {pattern!r} within {timeout} s; log:\n{text}")
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.base_url, timeout=HTTP_TIMEOUT, trust_env=False)
+        return self._client
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(path)
+
+    def health(self) -> dict[str, Any]:
+        response = self.get("/healthz")
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert isinstance(data, dict)
+        return data
+
+    def wait_until(self, check: Callable[[], Any], what: str, *, timeout: float = WAIT) -> Any:
+        """Poll ``check`` (every POLL s, for at most ``timeout`` s) until it returns a true value."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        for _ in range(int(timeout / POLL) + 2):
+            last = check()
+            if last:
+                return last
+            if time.monotonic() >= deadline or self.proc.poll() is not None:
+                break
+            time.sleep(POLL)
+        raise AssertionError(f"{what}: not within {timeout} s (last: {last!r}); log:\n{self.log()}")
+
+    def wait_answer(self, path: str, text: str, *, status: int = 200) -> None:
+        answers: list[tuple[int, str]] = []
+
+        def check() -> bool:
+            response = self.get(path)
+            answers.append((response.status_code, response.text))
+            return answers[-1] == (status, text)
+
+        try:
+            self.wait_until(check, f"GET {path} answering {status} {text!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"last answers {answers[-3:]}: {exc}") from None
+
+    def wait_status(self, path: str, status: int) -> None:
+        self.wait_until(lambda: self.get(path).status_code == status, f"GET {path} answering {status}")
+
+    def wait_health(self, **expected: Any) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            data = self.health()
+            return data if all(data.get(k) == v for k, v in expected.items()) else None
+
+        result = self.wait_until(check, f"/healthz showing {expected}")
+        assert isinstance(result, dict)
+        return result
+
+    # -- stopping -----------------------------------------------------------------------------
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc.poll() is None, f"the server exited early; log:\n{self.log()}"
+        self.proc.send_signal(sig)
+
+    def close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def stop(self) -> None:
+        """SIGTERM, then the exit code must be 0."""
+        self.close_client()
+        self.signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        finally:
+            self.stopped = True
+        self._reader.join(timeout=STOP_TIMEOUT)
+        assert code == 0, f"exit code {code}; log:\n{self.log()}"
+
+    def kill(self) -> None:
+        """Teardown: whatever state it is in, the process and its pipe are gone."""
+        self.close_client()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+Serve = Callable[..., ServiceProcess]
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """``serve(project, *flags)`` -> a started server on 127.0.0.1, killed at teardown if still up."""
+    started: list[ServiceProcess] = []
+
+    def start(project: Project, *flags: str) -> ServiceProcess:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                str(project.routes),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *flags,
+            ],
+            cwd=project.root,
+            env=serve_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        server = ServiceProcess(proc)
+        started.append(server)
+        found = server.wait_log(r"Serving on http://127\.0\.0\.1:(\d+)", timeout=START_TIMEOUT)
+        server.port = int(found.group(1))
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.kill()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """GET /a -> one, GET /b -> two."""
+    return make_project(
+        tmp_path,
+        """\
+service:
+  name: reload-test
+routes:
+  GET /a: PKG.m.one
+  GET /b: PKG.m.two
+""",
+    )
+
+
+def reloaded(project: Project, generation: int) -> str:
+    return rf"INFO service\.reload: Reloaded {re.escape(str(project.routes))}: generation {generation}: "
+
+
+# -- the routes file changes -------------------------------------------------------------------
+def test_a_route_added_to_the_file_answers(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    assert server.get("/a").text == "one"
+    assert server.get("/c").status_code == 404
+    assert server.health() == {
+        "status": "ok",
+        "service": "reload-test",
+        "generation": 1,
+        "last_reload_failed": False,
+    }
+
+    project.write_routes("routes:\n  GET /a: PKG.m.one\n  GET /b: PKG.m.two\n  GET /c: PKG.m.two\n")
+    server.wait_answer("/c", "two")
+    assert server.get("/a").text == "one"
+    assert server.get("/b").text == "two"
+    server.wait_health(generation=2, last_reload_failed=False)
+    server.stop()
+
+
+def test_a_changed_handler_target_is_served(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    assert server.get("/a").text == "one"
+
+    project.write_routes("routes:\n  GET /a: PKG.m.two\n  GET /b: PKG.m.two\n")
+    server.wait_answer("/a", "two")
+    assert server.get("/b").text == "two"
+    server.stop()
+
+
+def test_a_removed_route_answers_404(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    assert server.get("/b").text == "two"
+
+    project.write_routes("routes:\n  GET /a: PKG.m.one\n")
+    server.wait_status("/b", 404)
+    assert server.get("/a").text == "one"
+    server.stop()
+
+
+def test_the_reload_log_line_names_generation_and_added_removed_changed(tmp_path: Path, serve: Serve) -> None:
+    project = make_project(
+        tmp_path,
+        "routes:\n  GET /keep: PKG.m.one\n  GET /gone: PKG.m.one\n  GET /change: PKG.m.one\n",
+    )
+    server = serve(project)
+    since = server.mark()
+    project.write_routes("routes:\n  GET /keep: PKG.m.one\n  GET /change: PKG.m.two\n  GET /new: PKG.m.one\n")
+    line = server.wait_log(reloaded(project, 2), since=since)
+    assert line.string.endswith(
+        "generation 2: 1 added (GET /new); 1 removed (GET /gone); 1 changed (GET /change)"
+    ), line.string
+    assert server.get("/change").text == "two"
+    assert server.get("/new").text == "one"
+    assert server.get("/gone").status_code == 404
+    server.stop()
+
+
+def test_broken_yaml_keeps_the_old_routes_then_a_fix_reloads(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    since = server.mark()
+
+    # Line 3 is indented one space too far: a YAML syntax error at 3:COL.
+    project.write_routes("routes:\n  GET /a: PKG.m.two\n   GET /c: PKG.m.two\n")
+    server.wait_log(rf"ERROR service\.reload: {re.escape(str(project.routes))}:3:\d+: .*YAML", since=since)
+    server.wait_log(r"Reload of .* failed \(1 problem\); still serving generation 1", since=since)
+    assert server.wait_health(last_reload_failed=True)["generation"] == 1
+    assert server.get("/a").text == "one"  # the last good table keeps serving
+    assert server.get("/b").text == "two"
+    assert server.get("/c").status_code == 404
+
+    since = server.mark()
+    project.write_routes("routes:\n  GET /a: PKG.m.two\n  GET /c: PKG.m.two\n")
+    server.wait_log(reloaded(project, 2), since=since)
+    server.wait_health(generation=2, last_reload_failed=False)
+    assert server.get("/a").text == "two"
+    assert server.get("/c").text == "two"
+    assert server.get("/b").status_code == 404
+    server.stop()
+
+
+def test_an_invalid_route_keeps_the_old_routes(project: Project, serve: Serve) -> None:
+    """Valid YAML, invalid file: every issue is logged with its place; nothing changes."""
+    server = serve(project)
+    since = server.mark()
+    project.write_routes("routes:\n  GET /a: PKG.m.two\n  GTE /c: PKG.m.two\n  GET /d: PKG.nope.x\n")
+    server.wait_log(rf"{re.escape(str(project.routes))}:3:3: .*unknown method 'GTE'", since=since)
+    server.wait_health(generation=1, last_reload_failed=True)
+    assert server.get("/a").text == "one"
+    assert server.get("/d").status_code == 404
+    server.stop()
+
+
+# -- handler modules change -------------------------------------------------------------------
+def test_an_edited_handler_module_is_served_without_touching_routes(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    assert server.get("/a").text == "one"
+    routes_before = project.routes.read_bytes()
+    since = server.mark()
+
+    # Same length as before on purpose: a stale .pyc must not be taken for the new source.
+    project.write_module("m", MODULE.replace('text="one"', 'text="ONE"'))
+    server.wait_answer("/a", "ONE")
+    line = server.wait_log(reloaded(project, 2), since=since)
+    assert line.string.endswith(f"0 added; 0 removed; 0 changed; re-imported {project.pkg}.m"), line.string
+    assert server.get("/b").text == "two"
+
+    # And again, back and forth: each edit is seen.
+    project.write_module("m", MODULE.replace('text="one"', 'text="uno"'))
+    server.wait_answer("/a", "uno")
+    assert project.routes.read_bytes() == routes_before
+    server.stop()
+
+
+def test_a_handler_module_with_a_syntax_error_keeps_the_last_good_table(
+    project: Project, serve: Serve
+) -> None:
+    server = serve(project)
+    since = server.mark()
+
+    module = project.write_module("m", MODULE.replace("async def two(request):", "async def two(request)"))
+    found = server.wait_log(r"SyntaxError", since=since)
+    assert f"{module}:" in found.string, found.string  # the module's own file and line
+    server.wait_log(r"Reload of .* failed", since=since)
+    server.wait_health(generation=1, last_reload_failed=True)
+    assert server.get("/a").text == "one"
+    assert server.get("/b").text == "two"
+
+    since = server.mark()
+    project.write_module("m", MODULE.replace('text="two"', 'text="TWO"'))
+    server.wait_answer("/b", "TWO")
+    server.wait_health(generation=2, last_reload_failed=False)
+    assert server.get("/a").text == "one"
+    server.stop()
+
+
+def test_a_broken_handler_edit_undone_to_the_exact_old_text_recovers(project: Project, serve: Serve) -> None:
+    """An editor's undo: the module goes back byte for byte to what is being served."""
+    server = serve(project)
+    since = server.mark()
+
+    module = project.write_module("m", MODULE.replace("async def one(", "async def won("))
+    server.wait_log(r"has no attribute 'one'", since=since)
+    server.wait_health(generation=1, last_reload_failed=True)
+    assert server.get("/a").text == "one"
+
+    since = server.mark()
+    module.write_text(MODULE)  # undo
+    # The file is valid again and says what is served: the reload must succeed ...
+    server.wait_health(generation=2, last_reload_failed=False)
+    # ... and later edits of routes.yaml must apply.
+    project.write_routes("routes:\n  GET /a: PKG.m.one\n  GET /b: PKG.m.two\n  GET /c: PKG.m.one\n")
+    server.wait_answer("/c", "one")
+    server.stop()
+
+
+# -- connections and requests across a reload -------------------------------------------------
+def _raw_get(sock: socket.socket, buffer: bytearray, path: str) -> tuple[int, dict[str, str], str]:
+    """One keep-alive GET on a raw socket; ``buffer`` holds bytes read past the last response."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the keep-alive connection"
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers["content-length"])
+    body = bytearray(rest)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        body += chunk
+    buffer[:] = body[length:]
+    return status, headers, bytes(body[:length]).decode()
+
+
+def test_a_keep_alive_connection_survives_a_reload_and_sees_the_new_table(
+    project: Project, serve: Serve
+) -> None:
+    server = serve(project)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=HTTP_TIMEOUT) as sock:
+        buffer = bytearray()
+        assert _raw_get(sock, buffer, "/a")[::2] == (200, "one")
+
+        project.write_routes("routes:\n  GET /a: PKG.m.two\n  GET /c: PKG.m.one\n")
+        answers = []
+        deadline = time.monotonic() + WAIT
+        for _ in range(int(WAIT / POLL) + 1):  # every request on the same connection
+            status, headers, body = _raw_get(sock, buffer, "/a")
+            assert status == 200
+            assert headers.get("connection", "").lower() != "close"
+            answers.append(body)
+            if body == "two" or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        assert answers[-1] == "two", f"{answers}; log:\n{server.log()}"
+        assert set(answers) <= {"one", "two"}
+        assert _raw_get(sock, buffer, "/c")[::2] == (200, "one")
+        assert _raw_get(sock, buffer, "/b")[0] == 404
+    server.stop()
+
+
+SLOW = """\
+import asyncio
+import os
+
+from service import web
+
+STARTED = {started!r}
+RELEASE = {release!r}
+
+
+async def slow(request):
+    open(STARTED, "w").close()
+    for _ in range(400):  # at most 20 s
+        if os.path.exists(RELEASE):
+            break
+        await asyncio.sleep(0.05)
+    return web.Response(text="old")
+
+
+async def new(request):
+    return web.Response(text="new")
+"""
+
+
+def test_a_request_in_flight_during_a_reload_finishes_on_the_old_handler(
+    tmp_path: Path, serve: Serve
+) -> None:
+    started, release = tmp_path / "started", tmp_path / "release"
+    project = make_project(
+        tmp_path,
+        "routes:\n  GET /slow: PKG.m.slow\n",
+        {"m": SLOW.format(started=str(started), release=str(release))},
+    )
+    server = serve(project)
+    result: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        try:
+            with httpx.Client(base_url=server.base_url, timeout=30.0, trust_env=False) as client:
+                response = client.get("/slow")
+                result["answer"] = (response.status_code, response.text)
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = repr(exc)
+
+    thread = threading.Thread(target=slow_request, name="slow-request", daemon=True)
+    thread.start()
+    try:
+        server.wait_until(started.exists, "the slow handler started")
+        since = server.mark()
+        project.write_routes("routes:\n  GET /slow: PKG.m.new\n")
+        server.wait_log(reloaded(project, 2), since=since)
+        server.wait_answer("/slow", "new")  # new requests get the new table ...
+        assert thread.is_alive() and not result, result  # ... while the old one is still in its handler
+    finally:
+        release.touch()
+        thread.join(timeout=30.0)
+    assert not thread.is_alive()
+    assert result == {"answer": (200, "old")}
+    assert server.get("/slow").text == "new"
+    server.stop()
+
+
+def test_concurrent_clients_see_no_errors_while_the_routes_file_flips(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    flip = "routes:\n  GET /flip: PKG.m.{target}\n  GET /steady: PKG.m.one\n"
+    write_atomic(project.routes, project.text(flip.format(target="one")))
+    server.wait_answer("/flip", "one")
+    generation = server.health()["generation"]
+
+    stop = threading.Event()
+    deadline = time.monotonic() + 30.0
+    per_client_cap = 2000
+    lock = threading.Lock()
+    errors: list[str] = []
+    bodies: dict[str, int] = {}
+    counts = [0, 0, 0, 0]
+
+    def hammer(index: int) -> None:
+        keep_alive = index % 2 == 0  # half reuse one connection, half open one per request
+        client = httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT, trust_env=False)
+        try:
+            for i in range(per_client_cap):
+                if stop.is_set() or time.monotonic() > deadline:
+                    break
+                path = "/flip" if i % 4 else "/steady"
+                try:
+                    headers = {} if keep_alive else {"Connection": "close"}
+                    response = client.get(path, headers=headers)
+                except Exception as exc:
+                    with lock:
+                        errors.append(f"{path}: {exc!r}")
+                    continue
+                with lock:
+                    counts[index] += 1
+                    if response.status_code != 200:
+                        errors.append(f"{path}: {response.status_code} {response.text!r}")
+                    elif path == "/steady" and response.text != "one":
+                        errors.append(f"/steady: {response.text!r}")
+                    elif path == "/flip":
+                        bodies[response.text] = bodies.get(response.text, 0) + 1
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=hammer, args=(i,), name=f"hammer-{i}", daemon=True) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for rewrite in range(10):
+            target = "two" if rewrite % 2 == 0 else "one"
+            write_atomic(project.routes, project.text(flip.format(target=target)))
+            generation += 1
+            server.wait_health(generation=generation, last_reload_failed=False)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=40.0)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == [], errors[:20]
+    assert all(count > 0 for count in counts), counts
+    assert set(bodies) <= {"one", "two"}, bodies
+    assert server.get("/flip").text == "one"  # the last rewrite
+    assert server.find_log(r"Reload of .* failed") is None, server.log()
+    server.stop()
+
+
+# -- ways a file gets replaced ----------------------------------------------------------------
+def test_an_atomic_rename_over_the_routes_file_is_seen(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    inode = project.routes.stat().st_ino
+    write_atomic(project.routes, project.text("routes:\n  GET /a: PKG.m.two\n  GET /r: PKG.m.one\n"))
+    assert project.routes.stat().st_ino != inode  # a new file, not an edit of the old one
+    server.wait_answer("/r", "one")
+    assert server.get("/a").text == "two"
+
+    # An atomically replaced handler module is seen too.
+    source = MODULE.replace('text="one"', 'text="renamed"')
+    write_atomic(project.root / project.pkg / "m.py", source)
+    server.wait_answer("/r", "renamed")
+    server.stop()
+
+
+def test_a_symlink_swap_like_a_configmap_is_seen(tmp_path: Path, serve: Serve) -> None:
+    project = make_project(tmp_path, "routes: {}\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    project.write_routes("routes:\n  GET /v: PKG.m.one\n", path=data / "v1.yaml")
+    project.write_routes("routes:\n  GET /v: PKG.m.two\n  GET /v2: PKG.m.two\n", path=data / "v2.yaml")
+    project.routes.unlink()
+    project.routes.symlink_to(Path("data") / "v1.yaml")
+    server = serve(project)
+    assert server.get("/v").text == "one"
+    assert server.get("/v2").status_code == 404
+
+    link = tmp_path / f".routes.yaml.{uuid.uuid4().hex}"
+    link.symlink_to(Path("data") / "v2.yaml")
+    os.replace(link, project.routes)  # atomically repoint routes.yaml
+    assert os.readlink(project.routes) == str(Path("data") / "v2.yaml")
+    server.wait_answer("/v", "two")
+    assert server.get("/v2").text == "two"
+    server.stop()
+
+
+# -- signals and --no-reload ---------------------------------------------------------------------
+def _assert_unchanged_for(server: ServiceProcess, path: str, text: str, seconds: float) -> None:
+    """For a bounded while, ``path`` keeps answering ``text``."""
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds / POLL) + 1):
+        response = server.get(path)
+        assert (response.status_code, response.text) == (200, text), server.log()
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL)
+
+
+def test_no_reload_does_not_apply_changes(project: Project, serve: Serve) -> None:
+    server = serve(project, "--no-reload")
+    project.write_routes("routes:\n  GET /a: PKG.m.two\n")
+    _assert_unchanged_for(server, "/a", "one", 2.0)
+    assert server.health()["generation"] == 1
+    assert server.find_log(r"Reloaded") is None
+    server.stop()
+
+
+def test_sighup_reloads_at_once_with_no_reload(project: Project, serve: Serve) -> None:
+    server = serve(project, "--no-reload")
+    project.write_routes("routes:\n  GET /a: PKG.m.two\n")
+    _assert_unchanged_for(server, "/a", "one", 2.0)
+
+    since = server.mark()
+    server.signal(signal.SIGHUP)
+    server.wait_answer("/a", "two")
+    server.wait_log(reloaded(project, 2), since=since)
+    server.wait_health(generation=2, last_reload_failed=False)
+    server.stop()
+
+
+def test_sighup_forces_a_reload_of_an_unchanged_file(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    since = server.mark()
+    server.signal(signal.SIGHUP)
+    line = server.wait_log(reloaded(project, 2), since=since)
+    assert line.string.endswith("generation 2: 0 added; 0 removed; 0 changed"), line.string
+    server.wait_health(generation=2, last_reload_failed=False)
+    assert server.get("/a").text == "one"
+    server.stop()
+
+
+# -- settings -----------------------------------------------------------------------------------
+def test_a_changed_port_warns_needs_a_restart_while_routes_reload(project: Project, serve: Serve) -> None:
+    server = serve(project)
+    since = server.mark()
+    project.write_routes(
+        "service:\n  name: reload-test\n  port: 9999\nroutes:\n  GET /a: PKG.m.one\n  GET /p: PKG.m.two\n"
+    )
+    server.wait_answer("/p", "two")
+    server.wait_log(r"WARNING service\.reload: service\.port changed to 9999: needs a restart", since=since)
+    server.wait_log(reloaded(project, 2), since=since)
+    assert server.get("/a").text == "one"  # still on the port it started on
+    server.stop()
+
+
+# -- Reloader in-process, without a server ----------------------------------------------------------
+@dataclass
+class Holder:
+    """A fake server: the current app and what swap was given."""
+
+    app: Application
+    swaps: list[tuple[Application, Limits, bool]]
+    on_swap: Callable[[], None] | None = None
+
+    def current(self) -> Application:
+        return self.app
+
+    def swap(self, app: Application, limits: Limits, access_log: bool) -> None:
+        self.swaps.append((app, limits, access_log))
+        self.app = app
+        if self.on_swap is not None:
+            self.on_swap()
+
+
+def _paths(app: Application) -> set[tuple[str, str]]:
+    return {(route.method, route.path) for route in app.router.routes()}
+
+
+@pytest.fixture
+def inprocess(tmp_path: Path) -> Iterator[Project]:
+    """A project imported into this process; its modules and sys.path entry removed after."""
+    project = make_project(tmp_path, "routes:\n  GET /a: PKG.m.one\n")
+    path_before = list(sys.path)
+    try:
+        yield project
+    finally:
+        sys.path[:] = [p for p in sys.path if p in path_before]
+        for name in [n for n in sys.modules if n == project.pkg or n.startswith(project.pkg + ".")]:
+            del sys.modules[name]
+        for entry in (str(tmp_path), str(tmp_path.resolve())):
+            sys.path_importer_cache.pop(entry, None)
+
+
+def test_reloader_reload_swaps_a_valid_file_and_keeps_the_old_app_on_errors(
+    inprocess: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = inprocess
+    first = load_app(project.routes)
+    first["user.pool"] = pool = object()  # what an on_startup hook would have made
+    holder = Holder(first, [])
+    reloader = Reloader(project.routes, current=holder.current, swap=holder.swap)
+    caplog.set_level(logging.INFO, logger="service.reload")
+
+    project.write_routes(
+        "service:\n  keepalive_timeout: 5s\n  access_log: true\n"
+        "routes:\n  GET /a: PKG.m.two\n  GET /b: PKG.m.one\n"
+    )
+    assert reloader.reload() is True
+    assert len(holder.swaps) == 1
+    second, limits, access_log = holder.swaps[0]
+    assert second is not first and holder.app is second
+    assert _paths(second) >= {("GET", "/a"), ("GET", "/b"), ("GET", "/healthz")}
+    assert spec_of(second).routes[0].handler == f"{project.pkg}.m.two"
+    assert limits.keepalive_timeout == 5.0
+    assert access_log is True
+    assert second["user.pool"] is pool  # app state carries over
+    health = second[HEALTH_KEY]
+    assert isinstance(health, Health) and health is first[HEALTH_KEY]
+    assert (health.generation, health.last_reload_failed) == (2, False)
+    assert "generation 2: 1 added (GET /b); 0 removed; 1 changed (GET /a)" in caplog.text
+
+    caplog.clear()
+    project.write_routes("routes:\n  GET /a: PKG.m.nope\n")
+    assert reloader.reload() is False
+    assert len(holder.swaps) == 1 and holder.app is second  # untouched
+    assert (health.generation, health.last_reload_failed) == (2, True)
+    assert f"{project.routes}:2:11: routes['GET /a']: module {project.pkg + '.m'!r} has no attribute" in (
+        caplog.text
+    )
+    assert "still serving generation 2" in caplog.text
+
+    project.write_routes("routes:\n  GET /a: PKG.m.one\n")
+    assert reloader.reload() is True
+    assert (health.generation, health.last_reload_failed) == (3, False)
+    assert _paths(holder.app) == {("GET", "/a"), ("GET", "/healthz")}
+
+
+async def test_reloader_applies_a_save_that_lands_while_a_reload_runs(inprocess: Project) -> None:
+    """A second save arriving while the first is being applied must not be lost."""
+    project = inprocess
+    holder = Holder(load_app(project.routes), [])
+
+    def second_save() -> None:
+        if len(holder.swaps) == 1:
+            project.write_routes("routes:\n  GET /a: PKG.m.one\n  GET /b: PKG.m.one\n  GET /c: PKG.m.two\n")
+
+    holder.on_swap = second_save
+    reloader = Reloader(project.routes, current=holder.current, swap=holder.swap, interval=0.05)
+    task = asyncio.ensure_future(reloader.run())
+    try:
+        project.write_routes("routes:\n  GET /a: PKG.m.one\n  GET /b: PKG.m.one\n")
+        for _ in range(int(WAIT / 0.05)):
+            if ("GET", "/c") in _paths(holder.app) or task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert ("GET", "/b") in _paths(holder.app)
+        assert ("GET", "/c") in _paths(holder.app), (
+            f"the file now has GET /c; after {len(holder.swaps)} swap(s) the app has {_paths(holder.app)}"
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
