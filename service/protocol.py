@@ -114,6 +114,23 @@ def error_bytes(status: int, detail: str = "") -> bytes:
     )
 
 
+def _origin_form(target: bytes) -> bytes:
+    """The path (and query) of an absolute-form target, or 400 for any other form."""
+    # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
+    absolute = _ABSOLUTE_FORM.match(target)
+    if absolute is None:
+        raise ProtocolError(400, "request target must be origin-form or absolute-form")
+    rest = target[absolute.end() :]
+    return rest if rest.startswith(b"/") else b"/" + rest
+
+
+def _unquote(path: str) -> str:
+    try:
+        return unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "request path is not valid UTF-8 once percent-decoded") from None
+
+
 def _parser_error(exc: Exception) -> ProtocolError:
     """Map an httptools error to what the client is told."""
     context = exc.__context__
@@ -257,14 +274,8 @@ class HttpProtocol(asyncio.Protocol):
     # -- parser callbacks (PERF: they only record) -----------------------------------
     def on_message_begin(self) -> None:
         # _head_bytes was reset when the previous message ended, so the packet this
-        # head starts in is counted.
+        # head starts in is counted. The per-head state was reset by the last head.
         self._head_begun = True
-        self._url = b""
-        self._headers = []
-        self._header_bytes = 0
-        self._content_length = None
-        self._chunked = None
-        self._expect_continue = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -290,50 +301,58 @@ class HttpProtocol(asyncio.Protocol):
         self._in_head = False
         self._head_begun = False
         limits = self._limits
-        if self._header_bytes > limits.max_header_size or len(self._headers) > limits.max_header_count:
+        headers = self._headers
+        if self._header_bytes > limits.max_header_size or len(headers) > limits.max_header_count:
             raise ProtocolError(431, "request header fields too large")
-        parser = self._parser
-        if self._chunked is False:
-            # RFC 9112 section 6.3: the body's length cannot be known; the server MUST 400.
-            raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
         target = self._url
-        if not target.startswith(b"/"):
-            # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
-            absolute = _ABSOLUTE_FORM.match(target)
-            if absolute is None:
-                raise ProtocolError(400, "request target must be origin-form or absolute-form")
-            rest = target[absolute.end() :]
-            target = rest if rest.startswith(b"/") else b"/" + rest
-        raw_path, _, raw_query = target.partition(b"?")
-        raw_path = raw_path.partition(b"#")[0]
+        if target[:1] != b"/":
+            target = _origin_form(target)
+        raw_path, question, raw_query = target.partition(b"?")
         try:
             path = raw_path.decode("ascii")
-            if "%" in path:
-                path = unquote(path, errors="strict")
         except UnicodeDecodeError:
-            raise ProtocolError(400, "request path is not valid UTF-8") from None
+            raise ProtocolError(400, "request path is not ASCII (percent-encode it)") from None
+        if "%" in path:
+            path = _unquote(path)
+        parser = self._parser
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
-        length = self._content_length
         app = self._ctx.app  # read per request: a reload swaps it between requests
-        if length is not None and length > app.client_max_size:
-            raise ProtocolError(413, f"request body is larger than the limit of {app.client_max_size} bytes")
+        length = self._content_length
+        chunked = self._chunked
+        expect_continue = False
+        if length is not None or chunked is not None or self._expect_continue:
+            # The rarer path: a request with a body, or asking to be told to send it.
+            if chunked is False:
+                # RFC 9112 section 6.3: the body's length cannot be known; the server MUST 400.
+                raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
+            if length is not None and length > app.client_max_size:
+                raise ProtocolError(
+                    413, f"request body is larger than the limit of {app.client_max_size} bytes"
+                )
+            expect_continue = self._expect_continue and version == HTTP11
+            self._content_length = self._chunked = None
+            self._expect_continue = False
+        raw_method = parser.get_method()
         request = Request(
-            _method_name(parser.get_method()),
+            _METHOD_NAMES.get(raw_method) or _method_name(raw_method),
             target,
             path,
-            raw_query.decode("latin-1"),
-            self._headers,
+            raw_query.decode("latin-1") if question else "",
+            headers,
             version,
             parser.should_keep_alive(),
             self,
             app,
-            content_length=length,
-            expect_continue=self._expect_continue and version == HTTP11,
-            has_body=bool(length) or self._chunked is not None,
-            client_max_size=app.client_max_size,
+            length,
+            expect_continue,
+            bool(length) or chunked is not None,
         )
+        # Ready for the next head (PERF: reset here, not in on_message_begin).
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
         self._current = request
         self._queue.append(request)
 

@@ -76,7 +76,6 @@ class Request(MutableMapping[str, Any]):
         "_body",
         "_expect_continue",
         "_content_length",
-        "_client_max_size",
         "_response",
     )
 
@@ -91,11 +90,9 @@ class Request(MutableMapping[str, Any]):
         keep_alive: bool,
         conn: Connection,
         app: Application,
-        *,
         content_length: int | None = None,
         expect_continue: bool = False,
         has_body: bool = False,
-        client_max_size: int = 1024**2,
     ) -> None:
         self.method = method
         self.path = path
@@ -119,7 +116,6 @@ class Request(MutableMapping[str, Any]):
         self._body: bytes | None = None if has_body else b""
         self._expect_continue = expect_continue
         self._content_length = content_length
-        self._client_max_size = client_max_size
         self._response: StreamResponse | None = None
 
     # -- the request line and headers -------------------------------------------
@@ -189,8 +185,9 @@ class Request(MutableMapping[str, Any]):
         if self._body_error is not None:
             return
         self._body_size += len(chunk)
-        if self._body_size > self._client_max_size:
-            self._body_error = HTTPRequestEntityTooLarge(self._client_max_size, self._body_size)
+        limit = self.app.client_max_size
+        if self._body_size > limit:
+            self._body_error = HTTPRequestEntityTooLarge(limit, self._body_size)
             self._chunks = []
             self._feed_eof()
             return

@@ -37,6 +37,7 @@ _STATUS_LINES: dict[int, bytes] = {
     code: f"HTTP/1.1 {code} {phrase}\r\n".encode("latin-1") for code, phrase in _REASONS.items()
 }
 _CT_LINES: dict[str, bytes] = {}
+_PREFIXES: dict[tuple[int, str | None, str | None], bytes] = {}
 _FORBIDDEN_IN_HEADERS = frozenset("\r\n\x00")
 
 
@@ -280,7 +281,21 @@ class Response(StreamResponse):
         content_type: str | None = None,
         charset: str | None = None,
     ) -> None:
-        super().__init__(status=status, reason=reason, headers=headers)
+        # PERF: every slot set here rather than through super().__init__(): one
+        # Response is made per request.
+        if not 100 <= status <= 999:
+            raise ValueError(f"status must be a three-digit code, not {status!r}")
+        self.status = status
+        self.reason = reason
+        self._headers = CIMultiDict(headers) if headers else None
+        self._content_type = None
+        self._content_length = None
+        self._chunked = False
+        self._writer = None
+        self._head_only = False
+        self._eof_sent = False
+        self._keep_alive = True
+        self._force_close = False
         if body is not None and text is not None:
             raise ValueError("pass body or text, not both")
         if text is not None:
@@ -294,7 +309,7 @@ class Response(StreamResponse):
         else:
             if body is not None and not isinstance(body, (bytes, bytearray)):
                 raise TypeError(f"body must be bytes, not {type(body).__name__}")
-            self._body = bytes(body) if body is not None else b""
+            self._body = body if type(body) is bytes else bytes(body) if body is not None else b""
             self._charset = charset
             if content_type is not None:
                 self._content_type = content_type
@@ -337,23 +352,29 @@ class Response(StreamResponse):
         if self._headers or self.reason is not None:
             head = self._render_head(keep_alive, http10, None if no_body else len(body))
         else:
-            # PERF: the common case, from precomputed pieces in one join.
-            ct = self._full_content_type()
-            head = b"".join(
-                (
-                    _STATUS_LINES.get(status) or _status_line(status, None),
-                    _ct_line(ct) if ct is not None else b"",
-                    b"" if no_body else b"Content-Length: %d\r\n" % len(body),
-                    date_cache.lines(),
-                    b""
-                    if keep_alive and not http10
-                    else (b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"),
-                    b"\r\n",
-                )
-            )
+            # PERF: the common case: a cached status + Content-Type prefix, then one join.
+            key = (status, self._content_type, self._charset)
+            prefix = _PREFIXES.get(key)
+            if prefix is None:
+                prefix = self._prefix(key)
+            if keep_alive and not http10:
+                connection = b""
+            else:
+                connection = b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"
+            length = b"" if no_body else b"Content-Length: %d\r\n" % len(body)
+            if head_only or no_body:
+                return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n"))
+            return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n", body))
         if head_only or no_body:
             return head
         return head + body
+
+    def _prefix(self, key: tuple[int, str | None, str | None]) -> bytes:
+        ct = self._full_content_type()
+        prefix = _status_line(key[0], None) + (_ct_line(ct) if ct is not None else b"")
+        if len(_PREFIXES) < 1024:  # bounded: statuses x content types seen
+            _PREFIXES[key] = prefix
+        return prefix
 
     async def prepare(self, request: Request) -> Writer:
         """Send the whole response now (rarely needed: returning it is enough)."""
