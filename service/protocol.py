@@ -38,6 +38,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from .eager import EagerRunner
 from .errors import ProtocolError
 from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
@@ -163,7 +164,8 @@ class HttpProtocol(asyncio.Protocol):
         "_expect_continue",
         "_current",
         "_queue",
-        "_task",
+        "_answering",
+        "_runner",
         "_error",
         "_stopped",
         "_closing",
@@ -193,7 +195,8 @@ class HttpProtocol(asyncio.Protocol):
         self._expect_continue = False
         self._current: Request | None = None  # the request whose body is being parsed
         self._queue: deque[Request] = deque()
-        self._task: asyncio.Task[None] | None = None
+        self._answering = False  # a coroutine is answering the queue (eagerly or in the runner)
+        self._runner: EagerRunner | None = None
         self._error: ProtocolError | None = None  # to send once the queue is answered
         self._stopped = False  # parse no more: an error or an upgrade came
         self._closing = False  # close once the queue is answered
@@ -218,6 +221,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ctx.connections.discard(self)
+        if self._runner is not None:
+            self._runner.close()  # a handler in progress still finishes (module docstring)
         self._transport = None
         self._cancel_timer()
         self._queue.clear()
@@ -249,7 +254,7 @@ class HttpProtocol(asyncio.Protocol):
         else:
             if self._in_head and self._head_bytes > self._limits.max_head_bytes:
                 self._protocol_error(ProtocolError(431, "request header section too large"))
-        if self._task is None:
+        if not self._answering:
             self._start()
         elif self._queue and not self._reading_paused and self._transport is not None:
             self._transport.pause_reading()  # the client is ahead of us: stop reading
@@ -258,7 +263,7 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # The client half-closed. Answer what is queued, then close.
         self._closing = True
-        if self._task is None and not self._queue:
+        if not self._answering and not self._queue:
             self._close()
         return True
 
@@ -396,7 +401,11 @@ class HttpProtocol(asyncio.Protocol):
         if self._queue:
             if self._timer is not None and not self._timer_idle:
                 self._cancel_timer()  # the head timer: the head is complete
-            self._task = self._loop.create_task(self._answer())
+            runner = self._runner
+            if runner is None:
+                runner = self._runner = EagerRunner(self._loop)
+            self._answering = True
+            runner.run(self._answer())
         elif self._closing or self._ctx.closing:
             self._finish_connection()
         elif self._in_head_partial():
@@ -437,7 +446,7 @@ class HttpProtocol(asyncio.Protocol):
             error_log.exception("Internal error answering a request")
             self._abort()
         finally:
-            self._task = None
+            self._answering = False
         if self._transport is None:
             return
         if not keep_alive:
@@ -549,7 +558,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _on_idle_timeout(self) -> None:
         self._timer = None
-        if self._task is not None or self._queue or self._head_begun:
+        if self._answering or self._queue or self._head_begun:
             return  # busy: _start arms a timer again when the connection is idle
         remaining = self._idle_since + self._limits.keepalive_timeout - self._loop.time()
         if remaining > 0.001:
@@ -559,7 +568,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _on_header_timeout(self) -> None:
         self._timer = None
-        if self._task is not None:
+        if self._answering:
             return
         if self._in_head_partial() and self._transport is not None:
             self._transport.write(error_bytes(408, "request header not received in time"))
@@ -568,7 +577,7 @@ class HttpProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """Server shutdown: close now if idle, else after the response in progress."""
         self._closing = True
-        if self._task is None and not self._queue:
+        if not self._answering and not self._queue:
             self._close()
 
     def _close(self) -> None:
@@ -584,9 +593,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def abort(self) -> None:
         """Forced shutdown: cancel the handler and drop the connection."""
-        task = self._task
-        if task is not None:
-            task.cancel()
+        if self._runner is not None:
+            self._runner.cancel()
         self._abort()
 
     # -- timers ------------------------------------------------------------------------------
