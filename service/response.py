@@ -391,6 +391,33 @@ class Response(StreamResponse):
         raise RuntimeError("a Response is sent whole; use StreamResponse to write in pieces")
 
 
+def _compact_dumps() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults, minus the per-call encoder set-up (PERF).
+
+    ``json.dumps`` builds a new C encoder on every call; this builds it once. The
+    output is byte for byte the same (ASCII-escaped, ``", "``/``": "``); only the
+    circular-reference check is gone -- a circular structure raises
+    ``RecursionError`` instead of ``ValueError``, a 500 either way.
+    """
+    import json.encoder
+
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - interpreters without the C accelerator
+        return json.dumps
+    encode_basestring_ascii = json.encoder.encode_basestring_ascii
+    encode = c_make_encoder(
+        None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+
+    def dumps(data: Any) -> str:
+        return "".join(encode(data, 0))
+
+    return dumps
+
+
+_dumps = _compact_dumps()
+
+
 def json_response(
     data: Any = None,
     *,
@@ -402,7 +429,7 @@ def json_response(
 ) -> Response:
     """A ``Response`` whose body is ``data`` serialised as JSON (UTF-8)."""
     return Response(
-        text=dumps(data),
+        text=(_dumps if dumps is json.dumps else dumps)(data),
         status=status,
         reason=reason,
         headers=headers,

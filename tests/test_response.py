@@ -454,3 +454,23 @@ def test_text_is_encoded_in_the_charset_its_content_type_declares() -> None:
     head, body = head_and_body(rendered(response))
     assert b"Content-Type: text/html; charset=iso-8859-1" in head
     assert body.decode("iso-8859-1") == "caf\u00e9"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"id": 42, "name": "user-42"},
+        {"a": 1.5, "b": [1, 2, None, True, False], "c": 'é"\n\t\u2028', "d": {"nested": []}},
+        {1: "int key", 2.5: "float key", None: "null key", True: "bool key"},
+        [float("nan"), float("inf"), -0.0, 10**30, 1e-7],
+        "just a string",
+        None,
+    ],
+)
+def test_json_response_body_is_exactly_json_dumps(data: object) -> None:
+    # json_response uses a pre-built encoder (PERF); its bytes must not differ.
+    assert json_response(data).body == json.dumps(data).encode()
+
+
+def test_json_response_with_a_custom_dumps_uses_it() -> None:
+    assert json_response({"a": 1}, dumps=lambda d: "custom").text == "custom"
