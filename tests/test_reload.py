@@ -598,7 +598,7 @@ def test_concurrent_clients_see_no_errors_while_the_routes_file_flips(project: P
 
     stop = threading.Event()
     deadline = time.monotonic() + 30.0
-    per_client_cap = 2000
+    per_client_cap = 400  # with the pacing below, a few hundred requests in all
     lock = threading.Lock()
     errors: list[str] = []
     bodies: dict[str, int] = {}
@@ -609,7 +609,7 @@ def test_concurrent_clients_see_no_errors_while_the_routes_file_flips(project: P
         client = httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT, trust_env=False)
         try:
             for i in range(per_client_cap):
-                if stop.is_set() or time.monotonic() > deadline:
+                if stop.wait(0.02) or time.monotonic() > deadline:  # paced, so they span the rewrites
                     break
                 path = "/flip" if i % 4 else "/steady"
                 try:
@@ -646,7 +646,7 @@ def test_concurrent_clients_see_no_errors_while_the_routes_file_flips(project: P
     assert not any(thread.is_alive() for thread in threads)
     assert errors == [], errors[:20]
     assert all(count > 0 for count in counts), counts
-    assert set(bodies) <= {"one", "two"}, bodies
+    assert set(bodies) == {"one", "two"}, bodies  # the clients ran across the flips
     assert server.get("/flip").text == "one"  # the last rewrite
     assert server.find_log(r"Reload of .* failed") is None, server.log()
     server.stop()

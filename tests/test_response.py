@@ -461,7 +461,7 @@ def test_text_is_encoded_in_the_charset_its_content_type_declares() -> None:
     [
         {"id": 42, "name": "user-42"},
         {"a": 1.5, "b": [1, 2, None, True, False], "c": 'é"\n\t\u2028', "d": {"nested": []}},
-        {1: "int key", 2.5: "float key", None: "null key", True: "bool key"},
+        {1: "int key", 2.5: "float key", None: "null key", False: "bool key"},
         [float("nan"), float("inf"), -0.0, 10**30, 1e-7],
         "just a string",
         None,
