@@ -143,7 +143,7 @@ def _serve(args: argparse.Namespace, path: str) -> int:
     async def serve() -> None:
         # Created inside the loop: the watcher's event belongs to it.
         reloader = Reloader(path, current=lambda: server.current_app, swap=swap)
-        background = [reloader.run] if args.reload else []
+        background = [reloader.run] if args.reload else [lambda: reloader.run(poll=False)]
         await serve_until_signal(server, on_hup=reloader.request, background=background)
 
     try:

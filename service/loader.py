@@ -346,7 +346,9 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
 
     return Spec(
         file=file,
-        base_dir=Path(file).resolve().parent,
+        # The directory the file is named in, not where a symlink points: handlers
+        # sit next to routes.yaml as the user sees it (ConfigMaps are symlinks).
+        base_dir=Path(os.path.abspath(file)).parent,
         settings=parsed.service,
         routes=tuple(routes),
         middlewares=refs("middlewares"),

@@ -121,11 +121,11 @@ class Reloader:
         """Reload now (SIGHUP)."""
         self._wake.set()
 
-    async def run(self) -> None:
-        """Poll until cancelled."""
+    async def run(self, *, poll: bool = True) -> None:
+        """Poll until cancelled; with ``poll=False`` reload only when asked (SIGHUP)."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(), self.interval if poll else None)
             forced = self._wake.is_set()
             self._wake.clear()
             fingerprint = self._take_fingerprint()
@@ -145,10 +145,11 @@ class Reloader:
     # -- reloading -----------------------------------------------------------------------------
     def reload(self) -> bool:
         """Build a new app from the file; swap it in if valid. True when swapped."""
+        routes_digest = _digest(self.path)  # before load() reads it: a save during the reload differs
         try:
             return self._reload()
         finally:
-            self._fingerprint = self._take_fingerprint()
+            self._fingerprint = (routes_digest, self._take_fingerprint()[1])
 
     def _reload(self) -> bool:
         old = self._current()
@@ -157,7 +158,10 @@ class Reloader:
             spec = load(self.path)
             self._modules = module_names(spec)
             reimported = self._forget_changed_modules(self._modules)
-            new = build_app(spec)
+            try:
+                new = build_app(spec)
+            finally:  # sys.modules holds what this build imported, good or not
+                self._module_digests = self._digests(self._modules)
         except ConfigError as exc:
             for issue in exc.issues:
                 log.error("%s", issue)
@@ -171,7 +175,6 @@ class Reloader:
             if isinstance(health, Health):
                 health.last_reload_failed = True
             return False
-        self._module_digests = self._digests(self._modules)
         self._warn_restart_only(spec)
         for key, value in old.items():  # hooks' work (pools, stores) lives on
             if key != SPEC_KEY:
@@ -216,14 +219,14 @@ class Reloader:
         )
 
     def _warn_restart_only(self, spec: Spec) -> None:
-        running = self._running_settings
+        started = self._running_settings  # as the file said at start (flags may override it)
         for key in RESTART_ONLY:
-            if getattr(spec.settings, key) != getattr(running, key):
+            if getattr(spec.settings, key) != getattr(started, key):
                 log.warning(
-                    "service.%s changed to %r: needs a restart (still %r)",
+                    "service.%s changed in the file (%r -> %r): it needs a restart to take effect",
                     key,
+                    getattr(started, key),
                     getattr(spec.settings, key),
-                    getattr(running, key),
                 )
         if self._hook_names(spec) != self._hooks:
             log.warning("on_startup/on_shutdown/on_cleanup changed: they take effect at the next restart")

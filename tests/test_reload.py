@@ -742,7 +742,10 @@ def test_a_changed_port_warns_needs_a_restart_while_routes_reload(project: Proje
         "service:\n  name: reload-test\n  port: 9999\nroutes:\n  GET /a: PKG.m.one\n  GET /p: PKG.m.two\n"
     )
     server.wait_answer("/p", "two")
-    server.wait_log(r"WARNING service\.reload: service\.port changed to 9999: needs a restart", since=since)
+    server.wait_log(
+        r"WARNING service\.reload: service\.port changed in the file \(\d+ -> 9999\): it needs a restart",
+        since=since,
+    )
     server.wait_log(reloaded(project, 2), since=since)
     assert server.get("/a").text == "one"  # still on the port it started on
     server.stop()
