@@ -456,7 +456,12 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading_paused and not self._stopped:
             self._reading_paused = False
             self._transport.resume_reading()
-        self._start()
+        if self._closing or self._head_begun or self._ctx.closing:
+            self._start()
+        else:  # PERF: the common case of _start(), inline: idle until the next request
+            self._idle_since = self._loop.time()
+            if self._timer is None:
+                self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
 
     def _write_whole(self, request: Request, response: Response) -> None:
         """Render a whole ``Response`` and write it in one call."""
