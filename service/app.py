@@ -146,6 +146,8 @@ class Application(MutableMapping[str, Any]):
                 response = await call(request)  # type: ignore[misc]
             except HTTPException as exc:
                 response = exc
+            if type(response) is Response:  # PERF: the common case, no isinstance chain
+                return response
             if isinstance(response, HTTPException):
                 response = response.as_response()  # inside the boundary: it can fail too
         except (asyncio.CancelledError, ConnectionResetError):
