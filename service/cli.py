@@ -15,15 +15,19 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from .app import Application
+from .config import ServiceSettings
 from .errors import ConfigError
 from .project import load_app, spec_of
 from .protocol import Limits
 from .reload import Reloader, limits_of
 from .server import Server, _configure_logging, _loop_factory, serve_until_signal
+from .workers import Supervisor, bind, watch_parent
 
 __all__ = ["main"]
 
@@ -53,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", default=None, help="log every request")
     serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port: a number, or 'auto' for one per CPU (default 1)",
+    )
+    # Internal: how the parent of --workers hands its socket to a worker.
+    serve.add_argument("--inherit-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
+    serve.add_argument(
         "--no-reload",
         dest="reload",
         action="store_false",
@@ -75,6 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("routes", help="print the routing table", description="Print the routing table.")
     show.add_argument("routes", nargs="?", default=None, help=routes_help)
     return parser
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'auto'") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("needs at least 1 worker")
+    return count
 
 
 def _load(path: str) -> Application | None:
@@ -127,11 +153,15 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         return EXIT_CONFIG
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = spec_of(app).settings.model_copy(update=overrides)
+    if args.workers > 1 and args.inherit_fd is None:
+        return _supervise(args, path, settings)
     access_log = settings.access_log if args.access_log is None else args.access_log
+    sock = socket.socket(fileno=args.inherit_fd) if args.inherit_fd is not None else None
     server = Server(
         app,
         host=settings.host,
         port=settings.port,
+        sock=sock,
         limits=limits_of(settings),
         shutdown_timeout=settings.shutdown_timeout,
         access_log=access_log,
@@ -143,7 +173,9 @@ def _serve(args: argparse.Namespace, path: str) -> int:
     async def serve() -> None:
         # Created inside the loop: the watcher's event belongs to it.
         reloader = Reloader(path, current=lambda: server.current_app, swap=swap)
-        background = [reloader.run] if args.reload else [lambda: reloader.run(poll=False)]
+        background: list[Callable[[], Awaitable[None]]] = [lambda: reloader.run(poll=args.reload)]
+        if args.inherit_fd is not None:
+            background.append(_stop_when_orphaned)
         await serve_until_signal(server, on_hup=reloader.request, background=background)
 
     try:
@@ -158,6 +190,38 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     return EXIT_OK
+
+
+def _supervise(args: argparse.Namespace, path: str, settings: ServiceSettings) -> int:
+    """The parent of ``--workers N``: bind once, run N servers on the socket."""
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"error: cannot serve on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+        return EXIT_RUNTIME
+    host, port = sock.getsockname()[:2]
+    log.info("Serving on http://%s:%d with %d workers", host, port, args.workers)
+    routes = os.path.abspath(path)
+
+    def command(number: int, fd: int) -> list[str]:
+        argv = [sys.executable, "-m", "service", "serve", routes, "--inherit-fd", str(fd)]
+        argv += ["--worker", str(number), "--log-level", args.log_level]
+        argv += [] if args.reload else ["--no-reload"]
+        argv += ["--access-log"] if args.access_log else []
+        return argv
+
+    supervisor = Supervisor(sock, args.workers, command, shutdown_timeout=settings.shutdown_timeout)
+    return supervisor.run()
+
+
+async def _stop_when_orphaned() -> None:
+    """A worker whose supervisor is gone stops gracefully rather than serve unsupervised."""
+    orphaned = watch_parent(os.getppid())
+    while not orphaned():
+        await asyncio.sleep(1.0)
+    log.warning("The supervisor is gone; stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
