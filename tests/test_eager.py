@@ -162,3 +162,23 @@ async def test_pipelined_requests_stay_in_order_when_the_first_suspends(
     )
     bodies = [(await conn.read_response()).body for _ in range(4)]
     assert bodies == [b"timed out", b"same bytes", b"streamed", b"True"]
+
+
+async def test_static_and_dynamic_routes_and_the_access_log_path_send_the_same_bytes(
+    make_server: Callable[..., Awaitable[Server]], raw_connect: Callable[[int], Awaitable[RawConnection]]
+) -> None:
+    # The fast paths (static dict lookup, whole-response write without a coroutine)
+    # and the general ones (dynamic regex match, the access-logged send) must agree.
+    app = Application()
+    app.router.add_get("/static/x", sync_hello)
+    app.router.add_get("/dynamic/{name}", sync_hello)
+    plain = await make_server(app)
+    logged_app = Application()
+    logged_app.router.add_get("/static/x", sync_hello)
+    logged = await make_server(logged_app, access_log=True)
+    raws = []
+    for server, path in [(plain, "/static/x"), (plain, "/dynamic/x"), (logged, "/static/x")]:
+        conn = await raw_connect(server.port)
+        await conn.send(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        raws.append(_strip_date((await conn.read_response()).raw))
+    assert raws[0] == raws[1] == raws[2]
