@@ -158,7 +158,6 @@ class HttpProtocol(asyncio.Protocol):
         "_header_bytes",
         "_head_bytes",
         "_in_head",
-        "_head_begun",
         "_content_length",
         "_chunked",
         "_expect_continue",
@@ -189,7 +188,6 @@ class HttpProtocol(asyncio.Protocol):
         self._header_bytes = 0
         self._head_bytes = 0
         self._in_head = True  # the next bytes belong to a head (or are between messages)
-        self._head_begun = False  # a head has started and not ended
         self._content_length: int | None = None
         self._chunked: bool | None = None  # None: no Transfer-Encoding; else: is chunked last?
         self._expect_continue = False
@@ -277,11 +275,6 @@ class HttpProtocol(asyncio.Protocol):
             waiter.set_result(None)
 
     # -- parser callbacks (PERF: they only record) -----------------------------------
-    def on_message_begin(self) -> None:
-        # _head_bytes was reset when the previous message ended, so the packet this
-        # head starts in is counted. The per-head state was reset by the last head.
-        self._head_begun = True
-
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self._limits.max_target_size:
@@ -304,7 +297,6 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._head_begun = False
         limits = self._limits
         headers = self._headers
         if self._header_bytes > limits.max_header_size or len(headers) > limits.max_header_count:
@@ -419,7 +411,11 @@ class HttpProtocol(asyncio.Protocol):
                 self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
 
     def _in_head_partial(self) -> bool:
-        return self._head_begun
+        # PERF: no on_message_begin callback; bytes received since the last message
+        # ended, still in a head, are a head begun. (Bytes of a next head that arrive
+        # in the packet that ended a message are not counted: such a connection is
+        # held no longer than an idle keep-alive one, which any client can do.)
+        return self._in_head and self._head_bytes > 0
 
     async def _answer(self) -> None:
         queue = self._queue
@@ -456,7 +452,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading_paused and not self._stopped:
             self._reading_paused = False
             self._transport.resume_reading()
-        if self._closing or self._head_begun or self._ctx.closing:
+        if self._closing or self._ctx.closing or self._in_head_partial():
             self._start()
         else:  # PERF: the common case of _start(), inline: idle until the next request
             self._idle_since = self._loop.time()
@@ -563,7 +559,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _on_idle_timeout(self) -> None:
         self._timer = None
-        if self._answering or self._queue or self._head_begun:
+        if self._answering or self._queue or self._in_head_partial():
             return  # busy: _start arms a timer again when the connection is idle
         remaining = self._idle_since + self._limits.keepalive_timeout - self._loop.time()
         if remaining > 0.001:
