@@ -36,7 +36,7 @@ from .config import RouteOptions, RoutesFile, ServiceSettings
 from .errors import ConfigError, Issue, RouteError
 from .router import METHODS, Router
 
-__all__ = ["Location", "NamedRef", "RouteSpec", "Spec", "load", "load_text"]
+__all__ = ["Location", "NamedRef", "RouteSpec", "Spec", "SpecError", "load", "load_text"]
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -93,6 +93,18 @@ class Spec:
     on_startup: tuple[NamedRef, ...]
     on_shutdown: tuple[NamedRef, ...]
     on_cleanup: tuple[NamedRef, ...]
+
+
+class SpecError(ConfigError):
+    """A file with problems, and what of it did validate (``partial``).
+
+    The resolver imports the handlers of ``partial`` too, so one ``check`` reports
+    a typo in the file and a missing handler module together.
+    """
+
+    def __init__(self, issues: list[Issue], partial: Spec) -> None:
+        super().__init__(issues)
+        self.partial = partial
 
 
 def format_where(loc: Loc) -> str:
@@ -334,28 +346,28 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
         for i in issues
         if Location(i.file, i.line, i.col) not in doc.unset or i.what.startswith("environment variable")
     ]
-    if issues:
-        raise ConfigError(sorted(issues, key=lambda i: (i.line, i.col)))
-    assert parsed is not None  # no issues means validation passed
 
     def refs(key: str) -> tuple[NamedRef, ...]:
+        names = getattr(parsed, key) if parsed is not None else ()
         return tuple(
-            NamedRef(name, format_where((key, i)), doc.value_at((key, i)))
-            for i, name in enumerate(getattr(parsed, key))
+            NamedRef(name, format_where((key, i)), doc.value_at((key, i))) for i, name in enumerate(names)
         )
 
-    return Spec(
+    spec = Spec(
         file=file,
         # The directory the file is named in, not where a symlink points: handlers
         # sit next to routes.yaml as the user sees it (ConfigMaps are symlinks).
         base_dir=Path(os.path.abspath(file)).parent,
-        settings=parsed.service,
+        settings=parsed.service if parsed is not None else ServiceSettings(),
         routes=tuple(routes),
         middlewares=refs("middlewares"),
         on_startup=refs("on_startup"),
         on_shutdown=refs("on_shutdown"),
         on_cleanup=refs("on_cleanup"),
     )
+    if issues:
+        raise SpecError(sorted(issues, key=lambda i: (i.line, i.col)), spec)
+    return spec
 
 
 def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Spec:

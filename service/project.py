@@ -16,7 +16,7 @@ from typing import Any
 from .app import Application
 from .errors import ConfigError, Issue, RouteError
 from .httpexc import HTTPServiceUnavailable
-from .loader import Location, Spec, load
+from .loader import Location, Spec, SpecError, load
 from .request import Request
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
 from .response import StreamResponse, json_response
@@ -68,8 +68,16 @@ def _healthz(name: str) -> Handler:
     return healthz
 
 
-def build_app(spec: Spec) -> Application:
-    """Import every handler, middleware and hook of ``spec`` into an ``Application``."""
+@dataclass(slots=True)
+class _Resolved:
+    routes: list[RouteDef]
+    middlewares: list[Any]
+    hooks: dict[str, list[Any]]
+    issues: list[Issue]
+
+
+def _resolve(spec: Spec) -> _Resolved:
+    """Import every name in ``spec``; the problems are collected, not raised."""
     add_to_path(spec.base_dir)
     issues: list[Issue] = []
 
@@ -92,8 +100,29 @@ def build_app(spec: Spec) -> Application:
         key: [resolve(h.dotted, h.at, h.where, ("app",)) for h in getattr(spec, key)]
         for key in ("on_startup", "on_shutdown", "on_cleanup")
     }
+    return _Resolved(routes, middlewares, hooks, issues)
+
+
+def _sorted(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda i: (i.line, i.col))
+
+
+def with_import_problems(error: SpecError) -> ConfigError:
+    """The file's problems and, for what of it validated, the import problems too."""
+    return ConfigError(_sorted([*error.issues, *_resolve(error.partial).issues]))
+
+
+def build_app(spec: Spec) -> Application:
+    """Import every handler, middleware and hook of ``spec`` into an ``Application``."""
+    resolved = _resolve(spec)
+    routes, middlewares, hooks, issues = (
+        resolved.routes,
+        resolved.middlewares,
+        resolved.hooks,
+        resolved.issues,
+    )
     if issues:
-        raise ConfigError(sorted(issues, key=lambda i: (i.line, i.col)))
+        raise ConfigError(_sorted(issues))
 
     settings = spec.settings
     app = Application(middlewares=middlewares, client_max_size=settings.client_max_size)
@@ -124,14 +153,18 @@ def build_app(spec: Spec) -> Application:
         except RouteError as exc:  # the loader checked the table; this is the healthz path
             issues.append(Issue(spec.file, 1, 1, "service.healthz", str(exc)))
     if issues:
-        raise ConfigError(sorted(issues, key=lambda i: (i.line, i.col)))
+        raise ConfigError(_sorted(issues))
     app.freeze()
     return app
 
 
 def load_app(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Application:
     """``load`` then ``build_app``: a routes file to a frozen ``Application``."""
-    return build_app(load(path, env=env))
+    try:
+        spec = load(path, env=env)
+    except SpecError as exc:
+        raise with_import_problems(exc) from None
+    return build_app(spec)
 
 
 def module_names(spec: Spec) -> set[str]:

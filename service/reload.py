@@ -38,8 +38,8 @@ from pathlib import Path
 from .app import Application
 from .config import ServiceSettings
 from .errors import ConfigError
-from .loader import Spec, load
-from .project import HEALTH_KEY, SPEC_KEY, Health, build_app, module_names, spec_of
+from .loader import Spec, SpecError, load
+from .project import HEALTH_KEY, SPEC_KEY, Health, build_app, module_names, spec_of, with_import_problems
 from .protocol import Limits
 
 __all__ = ["Reloader", "limits_of"]
@@ -155,7 +155,12 @@ class Reloader:
         old = self._current()
         health = old.get(HEALTH_KEY)
         try:
-            spec = load(self.path)
+            try:
+                spec = load(self.path)
+            except SpecError as exc:  # report import problems too, as check does
+                self._modules = module_names(exc.partial)
+                self._forget_changed_modules(self._modules)
+                raise with_import_problems(exc) from None
             self._modules = module_names(spec)
             reimported = self._forget_changed_modules(self._modules)
             try:

@@ -414,3 +414,18 @@ async def test_route_timeout_answers_503_when_exceeded(project: Project) -> None
     assert (fast.status_code, fast.text) == (200, "fast")
     # A TimeoutError the handler raises itself is an ordinary failure, not the route's timeout.
     assert own.status_code == 500
+
+
+def test_file_problems_and_import_problems_are_reported_together(project: Project) -> None:
+    # One run of `check` shows the typo in the file *and* the handler that does not
+    # import, so the user does not fix one only to meet the next.
+    project.write("good", GOOD)
+    assert project.issues(
+        "service:\n  prot: 1\nroutes:\n  GET /a: PKG.good.hello\n  GET /b: PKG.missing.hello\n"
+        "  GET /c: PKG.good.helo\n"
+    ) == [
+        f"{where(project, 2, 3)}: service.prot: unknown key 'prot' (did you mean 'port'?)",
+        f"{where(project, 5, 11)}: routes['GET /b']: module not found: '{project.pkg}.missing'",
+        f"{where(project, 6, 11)}: routes['GET /c']: module '{project.pkg}.good' has no attribute 'helo'"
+        " (did you mean 'hello'?)",
+    ]
