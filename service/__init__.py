@@ -23,12 +23,12 @@ from .httpexc import (
     HTTPUnsupportedMediaType,
 )
 from .multidict import CIMultiDict, MultiDict
-from .protocol import Limits
 from .request import HttpVersion, Request
 from .response import Response, StreamResponse, json_response
 from .routedef import Handler, RouteDef, RouteTableDef
 from .router import Route, Router
 from .server import Server, run_app
+from .wire import Limits
 
 __all__ = [
     "Application",

@@ -24,9 +24,9 @@ from .app import Application
 from .config import ServiceSettings
 from .errors import ConfigError
 from .project import load_app, spec_of
-from .protocol import Limits
 from .reload import Reloader, limits_of
 from .server import Server, _configure_logging, _loop_factory, serve_until_signal
+from .wire import Limits
 from .workers import Supervisor, bind, watch_parent
 
 __all__ = ["main"]

@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import httptools
 
@@ -42,7 +40,18 @@ from .eager import EagerRunner
 from .errors import ProtocolError
 from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
-from .response import Response, StreamResponse, date_cache, reason_phrase
+from .response import Response, StreamResponse
+from .wire import (
+    FRAMING_NAME_SIZES,
+    METHOD_NAMES,
+    VERSIONS,
+    Limits,
+    error_bytes,
+    method_name,
+    origin_form,
+    parser_error,
+    unquote_path,
+)
 
 if TYPE_CHECKING:
     from .app import Application
@@ -54,22 +63,6 @@ error_log = logging.getLogger("service.error")
 server_log = logging.getLogger("service.server")
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-connection limits and timeouts (defaults are safe for the internet)."""
-
-    max_target_size: int = 8192  # bytes of request target; over -> 414
-    max_header_size: int = 8192  # sum of name + value bytes over all fields; over -> 431
-    max_header_count: int = 100  # header fields; over -> 431
-    header_timeout: float = 10.0  # seconds from a head's first byte to its end; over -> 408
-    keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
-
-    @property
-    def max_head_bytes(self) -> int:
-        """Raw bytes a head may occupy, whitespace and line ends included (memory guard)."""
-        return self.max_target_size + self.max_header_size + 64 * (self.max_header_count + 1)
-
-
 @dataclass(slots=True)
 class ConnectionSet:
     """What the server shares with every connection."""
@@ -79,68 +72,6 @@ class ConnectionSet:
     access_log: bool = False
     connections: set[HttpProtocol] = field(default_factory=set)
     closing: bool = False
-
-
-_VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
-# Lengths of the header names that frame a message: Content-Length, Transfer-Encoding, Expect.
-_FRAMING_NAME_SIZES = frozenset((14, 17, 6))
-_ABSOLUTE_FORM = re.compile(rb"(?i)https?://[^/?#]*")
-_METHOD_NAMES: dict[bytes, str] = {}
-
-
-def _method_name(raw: bytes) -> str:
-    name = _METHOD_NAMES.get(raw)
-    if name is None:
-        name = raw.decode("ascii")
-        if len(_METHOD_NAMES) < 64:
-            _METHOD_NAMES[raw] = name
-    return name
-
-
-def error_bytes(status: int, detail: str = "") -> bytes:
-    """A complete ``Connection: close`` response for a protocol error."""
-    text = f"{status}: {reason_phrase(status)}"
-    if detail:
-        text += f" ({detail})"
-    body = text.encode("latin-1", "replace") + b"\n"
-    return b"".join(
-        (
-            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1"),
-            b"Content-Type: text/plain; charset=utf-8\r\n",
-            b"Content-Length: %d\r\n" % len(body),
-            date_cache.lines(),
-            b"Connection: close\r\n\r\n",
-            body,
-        )
-    )
-
-
-def _origin_form(target: bytes) -> bytes:
-    """The path (and query) of an absolute-form target, or 400 for any other form."""
-    # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
-    absolute = _ABSOLUTE_FORM.match(target)
-    if absolute is None:
-        raise ProtocolError(400, "request target must be origin-form or absolute-form")
-    rest = target[absolute.end() :]
-    return rest if rest.startswith(b"/") else b"/" + rest
-
-
-def _unquote(path: str) -> str:
-    try:
-        return unquote(path, errors="strict")
-    except UnicodeDecodeError:
-        raise ProtocolError(400, "request path is not valid UTF-8 once percent-decoded") from None
-
-
-def _parser_error(exc: Exception) -> ProtocolError:
-    """Map an httptools error to what the client is told."""
-    context = exc.__context__
-    if isinstance(context, ProtocolError):
-        return context
-    reason = str(exc) or type(exc).__name__
-    if reason == "Invalid HTTP version":
-        return ProtocolError(505, reason)
-    return ProtocolError(400, reason)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -246,7 +177,7 @@ class HttpProtocol(asyncio.Protocol):
             self._stopped = True
             self._closing = True
         except httptools.HttpParserError as exc:
-            self._protocol_error(_parser_error(exc))
+            self._protocol_error(parser_error(exc))
         except ProtocolError as exc:  # pragma: no cover - callbacks' errors come wrapped
             self._protocol_error(exc)
         else:
@@ -286,7 +217,7 @@ class HttpProtocol(asyncio.Protocol):
         self._headers.append((name, value))
         size = len(name)
         self._header_bytes += size + len(value)
-        if size not in _FRAMING_NAME_SIZES:
+        if size not in FRAMING_NAME_SIZES:
             return
         if size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
@@ -303,16 +234,16 @@ class HttpProtocol(asyncio.Protocol):
             raise ProtocolError(431, "request header fields too large")
         target = self._url
         if target[:1] != b"/":
-            target = _origin_form(target)
+            target = origin_form(target)
         raw_path, question, raw_query = target.partition(b"?")
         try:
             path = raw_path.decode("ascii")
         except UnicodeDecodeError:
             raise ProtocolError(400, "request path is not ASCII (percent-encode it)") from None
         if "%" in path:
-            path = _unquote(path)
+            path = unquote_path(path)
         parser = self._parser
-        version = _VERSIONS.get(parser.get_http_version())
+        version = VERSIONS.get(parser.get_http_version())
         if version is None:
             raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
         app = self._ctx.app  # read per request: a reload swaps it between requests
@@ -333,7 +264,7 @@ class HttpProtocol(asyncio.Protocol):
             self._expect_continue = False
         raw_method = parser.get_method()
         request = Request(
-            _METHOD_NAMES.get(raw_method) or _method_name(raw_method),
+            METHOD_NAMES.get(raw_method) or method_name(raw_method),
             target,
             path,
             raw_query.decode("latin-1") if question else "",

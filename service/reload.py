@@ -40,7 +40,7 @@ from .config import ServiceSettings
 from .errors import ConfigError
 from .loader import Spec, SpecError, load
 from .project import HEALTH_KEY, SPEC_KEY, Health, build_app, module_names, spec_of, with_import_problems
-from .protocol import Limits
+from .wire import Limits
 
 __all__ = ["Reloader", "limits_of"]
 

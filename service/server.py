@@ -21,7 +21,8 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from .app import Application
-from .protocol import ConnectionSet, HttpProtocol, Limits
+from .protocol import ConnectionSet, HttpProtocol
+from .wire import Limits
 
 __all__ = ["Server", "run_app"]
 

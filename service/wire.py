@@ -1,0 +1,106 @@
+"""HTTP/1.1 on the wire, outside any connection: limits, targets, error answers.
+
+The pieces of RFC 9112 the connection needs that hold no state of their own:
+the limits a head must keep, how a request target becomes a path (section 3.2),
+how a parser error becomes the status we answer, and the bytes of that answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from .errors import ProtocolError
+from .request import HTTP10, HTTP11
+from .response import date_cache, reason_phrase
+
+__all__ = [
+    "FRAMING_NAME_SIZES",
+    "METHOD_NAMES",
+    "VERSIONS",
+    "Limits",
+    "error_bytes",
+    "method_name",
+    "origin_form",
+    "parser_error",
+    "unquote_path",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-connection limits and timeouts (defaults are safe for the internet)."""
+
+    max_target_size: int = 8192  # bytes of request target; over -> 414
+    max_header_size: int = 8192  # sum of name + value bytes over all fields; over -> 431
+    max_header_count: int = 100  # header fields; over -> 431
+    header_timeout: float = 10.0  # seconds from a head's first byte to its end; over -> 408
+    keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
+
+    @property
+    def max_head_bytes(self) -> int:
+        """Raw bytes a head may occupy, whitespace and line ends included (memory guard)."""
+        return self.max_target_size + self.max_header_size + 64 * (self.max_header_count + 1)
+
+
+VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+# Lengths of the header names that frame a message: Content-Length, Transfer-Encoding, Expect.
+FRAMING_NAME_SIZES = frozenset((14, 17, 6))
+_ABSOLUTE_FORM = re.compile(rb"(?i)https?://[^/?#]*")
+METHOD_NAMES: dict[bytes, str] = {}
+
+
+def method_name(raw: bytes) -> str:
+    name = METHOD_NAMES.get(raw)
+    if name is None:
+        name = raw.decode("ascii")
+        if len(METHOD_NAMES) < 64:
+            METHOD_NAMES[raw] = name
+    return name
+
+
+def error_bytes(status: int, detail: str = "") -> bytes:
+    """A complete ``Connection: close`` response for a protocol error."""
+    text = f"{status}: {reason_phrase(status)}"
+    if detail:
+        text += f" ({detail})"
+    body = text.encode("latin-1", "replace") + b"\n"
+    return b"".join(
+        (
+            f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1"),
+            b"Content-Type: text/plain; charset=utf-8\r\n",
+            b"Content-Length: %d\r\n" % len(body),
+            date_cache.lines(),
+            b"Connection: close\r\n\r\n",
+            body,
+        )
+    )
+
+
+def origin_form(target: bytes) -> bytes:
+    """The path (and query) of an absolute-form target, or 400 for any other form."""
+    # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
+    absolute = _ABSOLUTE_FORM.match(target)
+    if absolute is None:
+        raise ProtocolError(400, "request target must be origin-form or absolute-form")
+    rest = target[absolute.end() :]
+    return rest if rest.startswith(b"/") else b"/" + rest
+
+
+def unquote_path(path: str) -> str:
+    try:
+        return unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "request path is not valid UTF-8 once percent-decoded") from None
+
+
+def parser_error(exc: Exception) -> ProtocolError:
+    """Map an httptools error to what the client is told."""
+    context = exc.__context__
+    if isinstance(context, ProtocolError):
+        return context
+    reason = str(exc) or type(exc).__name__
+    if reason == "Invalid HTTP version":
+        return ProtocolError(505, reason)
+    return ProtocolError(400, reason)
