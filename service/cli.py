@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from .app import Application
 from .config import ServiceSettings
-from .errors import ConfigError
+from .errors import ConfigError, ListenError
 from .project import load_app, spec_of
 from .reload import Reloader, limits_of
 from .server import Server, _configure_logging, _loop_factory, serve_until_signal
@@ -181,9 +181,8 @@ def _serve(args: argparse.Namespace, path: str) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory(None)) as runner:
             runner.run(serve())
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"error: cannot serve on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     except Exception as exc:  # a startup hook failed, for example
         log.exception("Service stopped by an error")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "Issue", "ProtocolError", "RouteError", "ServiceError"]
+__all__ = ["ConfigError", "Issue", "ListenError", "ProtocolError", "RouteError", "ServiceError"]
 
 
 class ServiceError(Exception):
@@ -45,6 +45,10 @@ class ConfigError(ServiceError):
 
 class RouteError(ServiceError, ValueError):
     """A route cannot be added: bad pattern, duplicate or ambiguous."""
+
+
+class ListenError(ServiceError, OSError):
+    """The server cannot listen on its address (taken, not allowed, unknown)."""
 
 
 class ProtocolError(ServiceError):

@@ -46,6 +46,7 @@ from .wire import (
     METHOD_NAMES,
     VERSIONS,
     Limits,
+    check_transfer_encoding,
     error_bytes,
     method_name,
     origin_form,
@@ -71,7 +72,13 @@ class ConnectionSet:
     limits: Limits
     access_log: bool = False
     connections: set[HttpProtocol] = field(default_factory=set)
+    # Connections gone while their handler still runs: shutdown waits for those too.
+    orphans: set[HttpProtocol] = field(default_factory=set)
     closing: bool = False
+
+    @property
+    def busy(self) -> set[HttpProtocol]:
+        return self.connections | self.orphans
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -90,7 +97,7 @@ class HttpProtocol(asyncio.Protocol):
         "_head_bytes",
         "_in_head",
         "_content_length",
-        "_chunked",
+        "_transfer_encoding",
         "_expect_continue",
         "_current",
         "_queue",
@@ -104,6 +111,7 @@ class HttpProtocol(asyncio.Protocol):
         "_drain_waiter",
         "_timer",
         "_timer_idle",
+        "_trailer_count",
         "_idle_since",
     )
 
@@ -120,7 +128,7 @@ class HttpProtocol(asyncio.Protocol):
         self._head_bytes = 0
         self._in_head = True  # the next bytes belong to a head (or are between messages)
         self._content_length: int | None = None
-        self._chunked: bool | None = None  # None: no Transfer-Encoding; else: is chunked last?
+        self._transfer_encoding: bytes | None = None  # every Transfer-Encoding value, joined
         self._expect_continue = False
         self._current: Request | None = None  # the request whose body is being parsed
         self._queue: deque[Request] = deque()
@@ -134,6 +142,7 @@ class HttpProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_idle = False
+        self._trailer_count = 0
         self._idle_since = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------
@@ -150,6 +159,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ctx.connections.discard(self)
+        if self._answering:
+            self._ctx.orphans.add(self)
         if self._runner is not None:
             self._runner.close()  # a handler in progress still finishes (module docstring)
         self._transport = None
@@ -190,8 +201,10 @@ class HttpProtocol(asyncio.Protocol):
             self._reading_paused = True
 
     def eof_received(self) -> bool | None:
-        # The client half-closed. Answer what is queued, then close.
+        # The client half-closed. Answer what is queued, then close; a body it will
+        # now never finish sending is an error its handler gets from read().
         self._closing = True
+        self._fail_body(400, "the client closed before sending the whole body")
         if not self._answering and not self._queue:
             self._close()
         return True
@@ -212,6 +225,9 @@ class HttpProtocol(asyncio.Protocol):
             raise ProtocolError(414, "request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            self._on_trailer(name, value)
+            return
         # PERF: limits are checked once, at the end of the head; until then the raw
         # head-bytes guard in data_received bounds what this list can hold.
         self._headers.append((name, value))
@@ -222,9 +238,22 @@ class HttpProtocol(asyncio.Protocol):
         if size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
         elif size == 17 and name.lower() == b"transfer-encoding":
-            self._chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
+            te = self._transfer_encoding
+            self._transfer_encoding = value if te is None else te + b"," + value
         elif size == 6 and name.lower() == b"expect":
             self._expect_continue = value.lower() == b"100-continue"
+
+    def _on_trailer(self, name: bytes, value: bytes) -> None:
+        """A trailer field after a chunked body (RFC 9112 7.1.2): bounded, then dropped.
+
+        Trailers may not carry framing or routing, and handlers here cannot ask for
+        them; keeping none also means none can leak into the next request's head.
+        """
+        self._header_bytes += len(name) + len(value)
+        self._trailer_count += 1
+        limits = self._limits
+        if self._header_bytes > limits.max_header_size or self._trailer_count > limits.max_header_count:
+            raise ProtocolError(431, "request trailer fields too large")
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -248,19 +277,18 @@ class HttpProtocol(asyncio.Protocol):
             raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
         app = self._ctx.app  # read per request: a reload swaps it between requests
         length = self._content_length
-        chunked = self._chunked
+        chunked = self._transfer_encoding is not None
         expect_continue = False
-        if length is not None or chunked is not None or self._expect_continue:
+        if length is not None or chunked or self._expect_continue:
             # The rarer path: a request with a body, or asking to be told to send it.
-            if chunked is False:
-                # RFC 9112 section 6.3: the body's length cannot be known; the server MUST 400.
-                raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
+            if chunked:
+                check_transfer_encoding(self._transfer_encoding)  # type: ignore[arg-type]
             if length is not None and length > app.client_max_size:
                 raise ProtocolError(
                     413, f"request body is larger than the limit of {app.client_max_size} bytes"
                 )
             expect_continue = self._expect_continue and version == HTTP11
-            self._content_length = self._chunked = None
+            self._content_length = self._transfer_encoding = None
             self._expect_continue = False
         raw_method = parser.get_method()
         request = Request(
@@ -275,7 +303,7 @@ class HttpProtocol(asyncio.Protocol):
             app,
             length,
             expect_continue,
-            bool(length) or chunked is not None,
+            bool(length) or chunked,
         )
         # Ready for the next head (PERF: reset here, not in on_message_begin).
         self._url = b""
@@ -294,6 +322,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self._in_head = True  # what follows is the next head
         self._head_bytes = 0
+        if self._trailer_count:
+            self._trailer_count = self._header_bytes = 0
         request = self._current
         if request is not None:
             self._current = None
@@ -374,6 +404,7 @@ class HttpProtocol(asyncio.Protocol):
             self._abort()
         finally:
             self._answering = False
+            self._ctx.orphans.discard(self)
         if self._transport is None:
             return
         if not keep_alive:
@@ -387,7 +418,7 @@ class HttpProtocol(asyncio.Protocol):
             self._start()
         else:  # PERF: the common case of _start(), inline: idle until the next request
             self._idle_since = self._loop.time()
-            if self._timer is None:
+            if self._timer is None or not self._timer_idle:
                 self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
 
     def _write_whole(self, request: Request, response: Response) -> None:
@@ -452,12 +483,28 @@ class HttpProtocol(asyncio.Protocol):
         return self._remote
 
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
-        keep_alive = self._keep_alive(request, response)
-        request.keep_alive = keep_alive
-        return self, keep_alive, request.version == HTTP10, request.method == "HEAD"
+        return self, self._keep_alive(request, response), request.version == HTTP10, request.method == "HEAD"
+
+    def _fail_body(self, status: int, reason: str) -> None:
+        """End the body being received with an error; its handler's read() raises it."""
+        current = self._current
+        if current is not None and not current._body_done:
+            self._stopped = True
+            self._closing = True
+            current._body_error = HTTPException(status=status, text=f"{status}: {reason}")
+            current._feed_eof()
+
+    def _on_body_timeout(self) -> None:
+        self._timer = None
+        self._fail_body(408, "request body not received in time")
 
     def want_body(self, request: Request) -> None:
-        """A handler waits for the body: say ``100 Continue`` if the client asked."""
+        """A handler waits for the body: say ``100 Continue`` if the client asked.
+
+        The body must then arrive within ``body_timeout``, or read() raises 408.
+        """
+        if not request._body_done and request is self._current:
+            self._set_timer(self._limits.body_timeout, self._on_body_timeout)
         if request._expect_continue and self._transport is not None:
             request._expect_continue = False
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")

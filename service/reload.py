@@ -68,7 +68,7 @@ def _module_file(name: str) -> str | None:
     if module is None:
         try:
             found = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
+        except Exception:  # a parent package that fails to import: the build reports it
             found = None
         file = found.origin if found is not None else None
     return file if isinstance(file, str) and os.path.isfile(file) else None
@@ -128,10 +128,11 @@ class Reloader:
                 await asyncio.wait_for(self._wake.wait(), self.interval if poll else None)
             forced = self._wake.is_set()
             self._wake.clear()
-            fingerprint = self._take_fingerprint()
-            if forced or fingerprint != self._fingerprint:
-                self._fingerprint = fingerprint
-                self.reload()
+            try:
+                if forced or self._take_fingerprint() != self._fingerprint:
+                    self.reload()
+            except Exception:  # a bug of ours must not end live reloading for good
+                log.exception("Reloading %s failed unexpectedly; still watching", self.path)
 
     def _digests(self, modules: Iterable[str]) -> dict[str, str | None]:
         return {name: _digest(file) for name in modules if (file := _module_file(name)) is not None}
@@ -149,24 +150,28 @@ class Reloader:
         try:
             return self._reload()
         finally:
-            self._fingerprint = (routes_digest, self._take_fingerprint()[1])
+            self._fingerprint = (routes_digest, tuple(sorted(self._module_digests.items())))
 
     def _reload(self) -> bool:
         old = self._current()
         health = old.get(HEALTH_KEY)
         try:
+            invalid: SpecError | None = None
             try:
                 spec = load(self.path)
-            except SpecError as exc:  # report import problems too, as check does
-                self._modules = module_names(exc.partial)
-                self._forget_changed_modules(self._modules)
-                raise with_import_problems(exc) from None
+            except SpecError as exc:  # import what did validate too: report as check does
+                spec, invalid = exc.partial, exc
             self._modules = module_names(spec)
+            # Digests taken *before* importing: a handler saved during the build
+            # differs from them, so the next poll sees it.
+            before = self._digests(self._modules)
             reimported = self._forget_changed_modules(self._modules)
             try:
+                if invalid is not None:
+                    raise with_import_problems(invalid)
                 new = build_app(spec)
             finally:  # sys.modules holds what this build imported, good or not
-                self._module_digests = self._digests(self._modules)
+                self._module_digests = before
         except ConfigError as exc:
             for issue in exc.issues:
                 log.error("%s", issue)

@@ -223,10 +223,15 @@ class Request(MutableMapping[str, Any]):
 
     # -- the response -----------------------------------------------------------------
     def _begin_response(self, response: StreamResponse) -> tuple[Writer, bool, bool, bool]:
+        """How ``response`` is to be sent: (writer, keep-alive, HTTP/1.0?, HEAD?)."""
         if self._response is not None and self._response is not response:
             raise RuntimeError("a response for this request has already been started")
-        self._response = response
         return self._conn.begin_response(self, response)
+
+    def _started(self, response: StreamResponse, keep_alive: bool) -> None:
+        """``response``'s head rendered fine and is being sent; the connection follows it."""
+        self._response = response
+        self.keep_alive = keep_alive
 
     # -- per-request state ---------------------------------------------------------------
     def _store(self) -> dict[str, Any]:

@@ -232,9 +232,11 @@ class StreamResponse:
                 keep_alive = False  # the end of the body is the end of the connection
             else:
                 self._chunked = True
+        head = self._render_head(keep_alive, http10, length)  # may refuse a bad header: a 500, not sent
         self._keep_alive = keep_alive
         self._head_only = head_only
-        writer.write(self._render_head(keep_alive, http10, length))
+        request._started(self, keep_alive)
+        writer.write(head)
         self._writer = writer
         return writer
 
@@ -381,8 +383,10 @@ class Response(StreamResponse):
         if self._writer is not None:
             return self._writer
         writer, keep_alive, http10, head_only = request._begin_response(self)
+        data = self._render(keep_alive, http10, head_only)
         self._head_only = head_only
-        writer.write(self._render(keep_alive, http10, head_only))
+        request._started(self, keep_alive)
+        writer.write(data)
         self._writer = writer
         self._eof_sent = True
         return writer

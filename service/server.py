@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from .app import Application
+from .errors import ListenError
 from .protocol import ConnectionSet, HttpProtocol
 from .wire import Limits
 
@@ -90,16 +92,20 @@ class Server:
         def factory() -> HttpProtocol:
             return HttpProtocol(ctx)
 
-        if self._sock is not None:
-            self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
-        else:
-            self._server = await loop.create_server(
-                factory,
-                self.host,
-                self.port,
-                backlog=self._backlog,
-                reuse_port=self._reuse_port or None,
-            )
+        try:
+            if self._sock is not None:
+                self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
+            else:
+                self._server = await loop.create_server(
+                    factory,
+                    self.host,
+                    self.port,
+                    backlog=self._backlog,
+                    reuse_port=self._reuse_port or None,
+                )
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         server_log.info("Serving on http://%s:%d", self.host, self.port)
@@ -128,14 +134,13 @@ class Server:
             conn.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.shutdown_timeout
-        while ctx.connections and loop.time() < deadline and not self._force.is_set():
+        while ctx.busy and loop.time() < deadline and not self._force.is_set():
             await asyncio.sleep(0.05)
-        if ctx.connections:
+        if ctx.busy:
             server_log.warning(
-                "Shutdown: %d connection(s) still busy; cancelling their handlers",
-                len(ctx.connections),
+                "Shutdown: %d connection(s) still busy; cancelling their handlers", len(ctx.busy)
             )
-            for conn in list(ctx.connections):
+            for conn in ctx.busy:
                 conn.abort()
             await asyncio.sleep(0)  # let cancelled handlers unwind
 

@@ -20,6 +20,7 @@ __all__ = [
     "METHOD_NAMES",
     "VERSIONS",
     "Limits",
+    "check_transfer_encoding",
     "error_bytes",
     "method_name",
     "origin_form",
@@ -37,6 +38,7 @@ class Limits:
     max_header_count: int = 100  # header fields; over -> 431
     header_timeout: float = 10.0  # seconds from a head's first byte to its end; over -> 408
     keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
+    body_timeout: float = 60.0  # seconds for a body a handler waits for to arrive; over -> 408
 
     @property
     def max_head_bytes(self) -> int:
@@ -93,6 +95,16 @@ def unquote_path(path: str) -> str:
         return unquote(path, errors="strict")
     except UnicodeDecodeError:
         raise ProtocolError(400, "request path is not valid UTF-8 once percent-decoded") from None
+
+
+def check_transfer_encoding(value: bytes) -> None:
+    """Only ``chunked``, exactly, frames a request body here (RFC 9112 section 6.1, 6.3)."""
+    codings = [coding.strip() for coding in value.lower().split(b",")]
+    if codings[-1] != b"chunked":
+        # The body's length cannot be known: the server MUST answer 400 and close.
+        raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
+    if codings != [b"chunked"]:
+        raise ProtocolError(501, "only the chunked transfer coding is supported")
 
 
 def parser_error(exc: Exception) -> ProtocolError:

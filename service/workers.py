@@ -6,8 +6,10 @@ that inherit it; the kernel hands each new connection to one accepting worker.
 Each worker is a whole server: its own event loop, its own routes watcher.
 
 The parent
-* restarts a worker that exits on its own, after a delay that grows while
-  workers keep dying right after they start (a crash loop gives up with exit 1);
+* restarts a worker that exits on its own, after a delay that grows (to 10 s)
+  while workers keep dying right after they start -- for instance while
+  routes.yaml is broken, which the running workers ride out; only when no worker
+  is left and new ones keep dying does it give up, with exit 1;
 * turns SIGTERM and SIGINT into one SIGTERM for each worker (a graceful drain),
   a second one into another (workers then stop at once), and forwards SIGHUP
   (reload now);
@@ -112,7 +114,10 @@ class Supervisor:
                     continue
                 quick = now - worker.started < QUICK_DEATH
                 self._quick_deaths = self._quick_deaths + 1 if quick else 0
-                if self._quick_deaths >= MAX_QUICK_DEATHS:
+                alive = any(w.process.poll() is None for w in self._workers.values())
+                if self._quick_deaths >= MAX_QUICK_DEATHS and not alive:
+                    # Nobody serves and new workers die at once (a broken routes.yaml
+                    # at start, a failing startup hook): running on would only spin.
                     log.error("Workers keep exiting right after they start; giving up")
                     self._stop()
                     return 1
