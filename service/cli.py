@@ -1,6 +1,7 @@
 """The command line -- the composition root, and the only place with exit codes.
 
-    python -m service serve  [ROUTES] [--host H] [--port P]
+    python -m service serve  [ROUTES] [--host H] [--port P] [--workers N|auto] [--no-reload]
+                             [--access-log] [--log-level L]
     python -m service check  [ROUTES]
     python -m service routes [ROUTES]
 
