@@ -112,6 +112,7 @@ class HttpProtocol(asyncio.Protocol):
         "_timer",
         "_timer_idle",
         "_trailer_count",
+        "_body_raw",
         "_idle_since",
     )
 
@@ -143,6 +144,7 @@ class HttpProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_idle = False
         self._trailer_count = 0
+        self._body_raw = 0  # bytes received while a body is parsed (for the framing bound)
         self._idle_since = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------
@@ -180,6 +182,8 @@ class HttpProtocol(asyncio.Protocol):
             return  # we answer what came before the error, then close; the rest is noise
         if self._in_head:
             self._head_bytes += len(data)
+        elif self._current is not None:
+            self._body_raw += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -194,6 +198,10 @@ class HttpProtocol(asyncio.Protocol):
         else:
             if self._in_head and self._head_bytes > self._limits.max_head_bytes:
                 self._protocol_error(ProtocolError(431, "request header section too large"))
+            elif (current := self._current) is not None and (
+                self._body_raw - current._body_size > self._limits.max_framing_bytes(current._body_size)
+            ):
+                self._protocol_error(ProtocolError(413, "too many bytes of chunk framing or extensions"))
         if not self._answering:
             self._start()
         elif self._queue and not self._reading_paused and self._transport is not None:
@@ -306,6 +314,7 @@ class HttpProtocol(asyncio.Protocol):
             bool(length) or chunked,
         )
         # Ready for the next head (PERF: reset here, not in on_message_begin).
+        self._body_raw = 0
         self._url = b""
         self._headers = []
         self._header_bytes = 0

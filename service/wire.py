@@ -40,6 +40,15 @@ class Limits:
     keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
     body_timeout: float = 60.0  # seconds for a body a handler waits for to arrive; over -> 408
 
+    def max_framing_bytes(self, body_bytes: int) -> int:
+        """Bytes a chunked body may spend on framing (sizes, extensions, CRLFs).
+
+        Extensions are skipped, never stored, but a client must not stream them
+        forever (CVE-2024-22019 in Node.js): 16 KiB plus 8 per body byte, which
+        still lets a body arrive in one-byte chunks.
+        """
+        return 16384 + 8 * body_bytes
+
     @property
     def max_head_bytes(self) -> int:
         """Raw bytes a head may occupy, whitespace and line ends included (memory guard)."""
@@ -99,8 +108,9 @@ def unquote_path(path: str) -> str:
 
 def check_transfer_encoding(value: bytes) -> None:
     """Only ``chunked``, exactly, frames a request body here (RFC 9112 section 6.1, 6.3)."""
-    codings = [coding.strip() for coding in value.lower().split(b",")]
-    if codings[-1] != b"chunked":
+    # Empty list elements are allowed and ignored (RFC 9110 section 5.6.1).
+    codings = [coding for coding in (part.strip() for part in value.lower().split(b",")) if coding]
+    if not codings or codings[-1] != b"chunked":
         # The body's length cannot be known: the server MUST answer 400 and close.
         raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
     if codings != [b"chunked"]:
