@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionSet", "HttpProtocol", "Limits"]
 
+_HEAD_SLICE = 4096  # a read that begins in a head is parsed this much at a time
+
 access_log = logging.getLogger("service.access")
 error_log = logging.getLogger("service.error")
 server_log = logging.getLogger("service.server")
@@ -180,6 +182,13 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._stopped:
             return  # we answer what came before the error, then close; the rest is noise
+        if self._in_head and len(data) > _HEAD_SLICE:
+            # A head and what follows it in one read: fed in slices, so that a body's
+            # framing is counted from the slice after its head ends (else up to one
+            # whole read of chunk extensions would go uncounted).
+            for start in range(0, len(data), _HEAD_SLICE):
+                self.data_received(data[start : start + _HEAD_SLICE])
+            return
         if self._in_head:
             self._head_bytes += len(data)
         elif self._current is not None:

@@ -1,0 +1,187 @@
+"""Limits at their edges, against a real server with small limits.
+
+Exactly at a limit is served (200); one byte (or one field) over is answered with the
+status the README's "Limits and security" table documents, and the connection is
+closed. Each case is sent whole and one byte at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from service import Limits, Server
+
+from .support import RawConnect, assert_alive, assert_rejected, build_app, exchange, final, short_timeouts
+
+MakeServer = Callable[..., Awaitable[Server]]
+
+MAX_TARGET = 64
+MAX_HEADER = 128
+MAX_COUNT = 4
+MAX_BODY = 16
+LIMITS = short_timeouts(max_target_size=MAX_TARGET, max_header_size=MAX_HEADER, max_header_count=MAX_COUNT)
+HOST = b"Host: x"  # 4 + 1 bytes of name + value, and one field
+
+
+def target_of(size: int) -> bytes:
+    target = b"/ok?q=" + b"x" * (size - 6)
+    assert len(target) == size
+    return target
+
+
+def fields_of(size: int, host_counted: bool = True) -> list[bytes]:
+    """One filler field so that name + value bytes (with Host's, if counted) sum to ``size``."""
+    value = b"v" * (size - len(b"X-Fill") - (len(b"Host") + len(b"x") if host_counted else 0))
+    return [b"X-Fill: " + value]
+
+
+def fields_count(count: int) -> list[bytes]:
+    """Fields that with Host make ``count`` fields."""
+    return [b"X-%d: 1" % i for i in range(count - 1)]
+
+
+def get(target: bytes = b"/ok", fields: list[bytes] | None = None) -> bytes:
+    return b"\r\n".join([b"GET " + target + b" HTTP/1.1", HOST, *(fields or [])]) + b"\r\n\r\n"
+
+
+def post(body: bytes) -> bytes:
+    return b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
+def chunked(*chunks: bytes, trailers: list[bytes] | None = None) -> bytes:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n"
+    body += b"".join(t + b"\r\n" for t in trailers or []) + b"\r\n"
+    return b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+
+
+def edge(ident: str, at_limit: bytes, body: bytes, over: bytes, status: int, why: str) -> Any:
+    return pytest.param(at_limit, body, over, status, why, id=ident)
+
+
+EDGES = [
+    edge(
+        "target",
+        get(target_of(MAX_TARGET)),
+        b"ok",
+        get(target_of(MAX_TARGET + 1)),
+        414,
+        "request target over max_target_size",
+    ),
+    edge(
+        "header-bytes",
+        get(fields=fields_of(MAX_HEADER)),
+        b"ok",
+        get(fields=fields_of(MAX_HEADER + 1)),
+        431,
+        "names + values of all fields over max_header_size",
+    ),
+    edge(
+        "header-count",
+        get(fields=fields_count(MAX_COUNT)),
+        b"ok",
+        get(fields=fields_count(MAX_COUNT + 1)),
+        431,
+        "more fields than max_header_count",
+    ),
+    edge(
+        "body-content-length",
+        post(b"b" * MAX_BODY),
+        b"b" * MAX_BODY,
+        post(b"b" * (MAX_BODY + 1)),
+        413,
+        "a declared body over client_max_size, refused before it is read",
+    ),
+    edge(
+        "body-chunked",
+        chunked(b"a" * 8, b"b" * 8),
+        b"a" * 8 + b"b" * 8,
+        chunked(b"a" * 8, b"b" * 9),
+        413,
+        "a chunked body that grows over client_max_size, refused from request.read()",
+    ),
+    edge(
+        "body-chunked-one-chunk",
+        chunked(b"c" * MAX_BODY),
+        b"c" * MAX_BODY,
+        chunked(b"c" * (MAX_BODY + 1)),
+        413,
+        "one chunk over client_max_size",
+    ),
+    edge(
+        "trailer-bytes",
+        chunked(b"hello", trailers=fields_of(MAX_HEADER, host_counted=False)),
+        b"hello",
+        chunked(b"hello", trailers=fields_of(MAX_HEADER + 1, host_counted=False)),
+        431,
+        "the trailer section is a field section too: over max_header_size (RFC 9112 7.1.2)",
+    ),
+    edge(
+        "trailer-count",
+        chunked(b"hello", trailers=[b"X-T%d: 1" % i for i in range(MAX_COUNT)]),
+        b"hello",
+        chunked(b"hello", trailers=[b"X-T%d: 1" % i for i in range(MAX_COUNT + 1)]),
+        431,
+        "more trailer fields than max_header_count",
+    ),
+]
+
+
+@pytest.mark.parametrize(("at_limit", "body", "over", "status", "why"), EDGES)
+async def test_at_the_limit_passes_and_one_over_fails(
+    make_server: MakeServer,
+    raw_connect: RawConnect,
+    bytewise: bool,
+    at_limit: bytes,
+    body: bytes,
+    over: bytes,
+    status: int,
+    why: str,
+) -> None:
+    server = await make_server(build_app(client_max_size=MAX_BODY), limits=LIMITS)
+
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, at_limit, bytewise=bytewise)
+    responses = final(result.responses())
+    assert [(r.status, r.body) for r in responses] == [(200, body)], f"at the limit: {result.raw!r}"
+    assert not result.closed and not responses[0].closes, "at the limit, the connection stays open"
+
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, over, bytewise=bytewise)
+    assert_rejected(result, (status,), (), why)
+    await assert_alive(raw_connect, server.port)
+
+
+async def test_expect_continue_over_the_limit_is_413_without_100(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
+) -> None:
+    server = await make_server(build_app(client_max_size=MAX_BODY), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+    result = await exchange(conn, head % (MAX_BODY + 1), bytewise=bytewise)
+    assert b"100 Continue" not in result.raw
+    assert_rejected(result, (413,), (), "a declared body over the limit is refused before 100 Continue")
+    await assert_alive(raw_connect, server.port)
+
+
+async def test_head_padded_with_whitespace_is_431_by_the_raw_bytes_guard(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
+) -> None:
+    # Optional whitespace is not part of a field value, so only the raw-bytes guard
+    # (Limits.max_head_bytes) sees it; the head never ends, so nothing else can stop it.
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    data = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: " + b" " * LIMITS.max_head_bytes
+    result = await exchange(conn, data, bytewise=bytewise)
+    assert_rejected(result, (431,), (), "a head over max_head_bytes of raw bytes")
+    await assert_alive(raw_connect, server.port)
+
+
+async def test_stalled_head_is_408(make_server: MakeServer, raw_connect: RawConnect, bytewise: bool) -> None:
+    server = await make_server(build_app(), limits=Limits(header_timeout=0.3))
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aa", bytewise=bytewise)
+    assert_rejected(result, (408,), (), "a head not received whole within header_timeout")
+    await assert_alive(raw_connect, server.port)

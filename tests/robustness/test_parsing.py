@@ -1,0 +1,500 @@
+"""Parsing and smuggling: every malformed or ambiguous message gets a clear 4xx (or 5xx)
+and a closed connection -- never a 2xx, a hang or a crash.
+
+Each row of ``REJECTED`` is raw bytes sent to a real server on 127.0.0.1, whole and
+one byte at a time, with the statuses acceptable for it and why (RFC 9112 unless
+said otherwise). For every row: the answers are exactly those expected (pipelined
+requests ahead of the bad one first), the error says ``Connection: close``, the
+server then closes, nothing it sends is malformed, and a fresh connection is still
+served. ``ACCEPTED`` holds near-misses that are valid HTTP and must be served, so
+the table above cannot pass by rejecting everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from service import Server
+
+from .support import (
+    CLOSE,
+    Parsed,
+    RawConnect,
+    assert_alive,
+    assert_rejected,
+    build_app,
+    exchange,
+    final,
+    short_timeouts,
+)
+
+MakeServer = Callable[..., Awaitable[Server]]
+
+LIMITS = short_timeouts()  # otherwise the defaults
+
+OK = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+POST = b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+CHUNKED = POST + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+def get(*lines: bytes, line: bytes = b"GET /ok HTTP/1.1") -> bytes:
+    return b"\r\n".join([line, b"Host: x", *lines]) + b"\r\n\r\n"
+
+
+def row(
+    ident: str, data: bytes, expect: int | str | tuple[Any, ...], why: str, *, before: tuple[int, ...] = ()
+) -> Any:
+    statuses = expect if isinstance(expect, tuple) else (expect,)
+    return pytest.param(data, statuses, before, why, id=ident)
+
+
+REJECTED = [
+    # -- Content-Length (RFC 9112 section 6.3, RFC 9110 section 8.6) --------------------------------
+    row(
+        "cl-and-te",
+        POST + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "both framings: the classic CL.TE / TE.CL smuggling vector (6.1: MAY reject, we must)",
+    ),
+    row(
+        "te-and-cl",
+        POST + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+        400,
+        "both framings, the other order",
+    ),
+    row(
+        "cl-and-te-http10",
+        b"POST /echo HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "6.1: HTTP/1.0 with Transfer-Encoding: the framing is faulty",
+    ),
+    row(
+        "two-content-lengths",
+        POST + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        400,
+        "6.3 item 5: differing lengths are an unrecoverable error",
+    ),
+    row(
+        "same-content-length-twice",
+        POST + b"Content-Length: 2\r\nContent-Length: 2\r\n\r\nab",
+        400,
+        "8.6 allows either; a duplicate is how smuggling probes start, so reject",
+    ),
+    row("content-length-list", POST + b"Content-Length: 2, 2\r\n\r\nab", 400, "a list is not 1*DIGIT"),
+    row("content-length-empty", POST + b"Content-Length: \r\n\r\nab", 400, "empty is not 1*DIGIT"),
+    row("content-length-not-numeric", POST + b"Content-Length: abc\r\n\r\nabc", 400, "not 1*DIGIT"),
+    row("content-length-plus", POST + b"Content-Length: +5\r\n\r\nhello", 400, "a sign is not a DIGIT"),
+    row("content-length-minus", POST + b"Content-Length: -5\r\n\r\nhello", 400, "a sign is not a DIGIT"),
+    row("content-length-hex", POST + b"Content-Length: 0x5\r\n\r\nhello", 400, "not decimal"),
+    row("content-length-inner-space", POST + b"Content-Length: 1 2\r\n\r\nhello", 400, "two numbers"),
+    row(
+        "content-length-overflows-64-bits",
+        POST + b"Content-Length: 18446744073709551616\r\n\r\nhi",
+        400,
+        "2**64 must not wrap around to 0",
+    ),
+    row(
+        "content-length-absurd",
+        POST + b"Content-Length: 99999999999999999999999999\r\n\r\nhi",
+        400,
+        "an overflowing length must not wrap around",
+    ),
+    row(
+        "content-length-max-u64",
+        POST + b"Content-Length: 18446744073709551615\r\n\r\nhi",
+        (413, 400),
+        "fits 64 bits but is over client_max_size: refused before the body is read",
+    ),
+    # -- Transfer-Encoding (RFC 9112 sections 6.1, 6.3 and 7) ---------------------------------------
+    row(
+        "te-gzip-chunked",
+        POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        (501, 400),
+        "6.1: a transfer coding we do not implement is 501 (or 400); never ignored",
+    ),
+    row(
+        "te-gzip-then-chunked-fields",
+        POST + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        (501, 400),
+        "the same list split over two fields (RFC 9110 5.3)",
+    ),
+    row(
+        "te-chunked-identity",
+        POST + b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+        400,
+        "6.3: chunked is not the final coding: the length cannot be known",
+    ),
+    row("te-gzip", POST + b"Transfer-Encoding: gzip\r\n\r\n", 400, "6.3: chunked is not the final coding"),
+    row(
+        "te-identity",
+        POST + b"Transfer-Encoding: identity\r\n\r\n",
+        (400, 501),
+        "identity is no transfer coding any more, and chunked is not last",
+    ),
+    row(
+        "te-chunked-twice",
+        POST + b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "7: chunked MUST NOT be applied more than once",
+    ),
+    row(
+        "te-chunked-twice-in-two-fields",
+        POST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "7: chunked twice, split over two fields",
+    ),
+    row(
+        "te-space-before-colon",
+        POST + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "5.1: whitespace between field name and colon MUST be rejected with 400",
+    ),
+    row(
+        "te-xchunked",
+        POST + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        (400, 501),
+        "a lookalike of chunked is not chunked",
+    ),
+    row(
+        "te-chunkedx",
+        POST + b"Transfer-Encoding: chunkedx\r\n\r\n0\r\n\r\n",
+        (400, 501),
+        "a lookalike of chunked is not chunked",
+    ),
+    row(
+        "te-quoted-chunked",
+        POST + b'Transfer-Encoding: "chunked"\r\n\r\n0\r\n\r\n',
+        (400, 501),
+        "a quoted string is not the token chunked",
+    ),
+    row("te-empty", POST + b"Transfer-Encoding: \r\n\r\n0\r\n\r\n", 400, "no coding at all"),
+    row(
+        "te-vertical-tab-before",
+        POST + b"Transfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n",
+        400,
+        "VT is not whitespace in HTTP (some stacks strip it: a desync)",
+    ),
+    row(
+        "te-vertical-tab-after",
+        POST + b"Transfer-Encoding: chunked\x0b\r\n\r\n0\r\n\r\n",
+        400,
+        "VT is not whitespace in HTTP",
+    ),
+    row(
+        "te-hidden-in-obs-fold",
+        POST + b"X-A: b\r\n\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "5.2: a tab-led line is obs-fold (a continuation), not a new Transfer-Encoding field",
+    ),
+    row(
+        "te-underscore",
+        POST + b"Transfer_Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        400,
+        "Transfer_Encoding is another (legal) field name, so the POST has no body and is answered"
+        " 200 with an empty echo; the chunk bytes after it are then a malformed request",
+        before=(200,),
+    ),
+    # -- chunked bodies (RFC 9112 section 7.1) ------------------------------------------------------
+    row("chunk-size-not-hex", CHUNKED + b"zz\r\nhello\r\n0\r\n\r\n", 400, "chunk-size is 1*HEXDIG"),
+    row("chunk-size-0x", CHUNKED + b"0x5\r\nhello\r\n0\r\n\r\n", 400, "no 0x prefix"),
+    row("chunk-size-negative", CHUNKED + b"-5\r\nhello\r\n0\r\n\r\n", 400, "no sign"),
+    row(
+        "chunk-size-trailing-space",
+        CHUNKED + b"5 \r\nhello\r\n0\r\n\r\n",
+        400,
+        "whitespace after chunk-size must lead to an extension",
+    ),
+    row(
+        "chunk-size-overflows-64-bits",
+        CHUNKED + b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+        400,
+        "an overflowing chunk size must not wrap around",
+    ),
+    row(
+        "chunk-size-max-u64",
+        CHUNKED + b"ffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+        (413, 400, 408),
+        "a chunk of 2**64-1 bytes can never fit client_max_size: refused (413) at once, as a"
+        " Content-Length would be -- at the latest when the body stalls (408); never a hang",
+    ),
+    row("chunk-bare-lf-after-size", CHUNKED + b"5\nhello\r\n0\r\n\r\n", 400, "the size line ends in CRLF"),
+    row("chunk-bare-lf-after-data", CHUNKED + b"5\r\nhello\n0\r\n\r\n", 400, "chunk data ends in CRLF"),
+    row("chunk-missing-crlf-after-data", CHUNKED + b"5\r\nhello0\r\n\r\n", 400, "chunk data ends in CRLF"),
+    row(
+        "chunk-data-longer-than-size",
+        CHUNKED + b"3\r\nhello\r\n0\r\n\r\n",
+        400,
+        "the data must end where the size says",
+    ),
+    row("chunk-ext-with-cr", CHUNKED + b"5;a=\rb\r\nhello\r\n0\r\n\r\n", 400, "a bare CR in an extension"),
+    row("chunk-ext-with-lf", CHUNKED + b"5;a=\nb\r\nhello\r\n0\r\n\r\n", 400, "a bare LF in an extension"),
+    row(
+        "chunk-ext-quoted-crlf",
+        CHUNKED + b'5;a="\r\n"\r\nhello\r\n0\r\n\r\n',
+        400,
+        "CRLF inside a quoted extension value",
+    ),
+    row(
+        "chunk-ext-huge",
+        CHUNKED + b"5;" + b"a" * 32768 + b"\r\nhello\r\n0\r\n\r\n",
+        (400, 413),
+        "a 32 KiB extension: extensions are not read but must be bounded, or a client streams"
+        " them forever (CVE-2024-22019 in Node: 413 past 16 KiB)",
+    ),
+    row("trailer-bare-lf", CHUNKED + b"5\r\nhello\r\n0\r\nX-T: a\n\r\n", 400, "trailer lines end in CRLF"),
+    row(
+        "trailer-obs-fold",
+        CHUNKED + b"5\r\nhello\r\n0\r\nX-T: a\r\n b\r\n\r\n",
+        400,
+        "obs-fold in the trailer section",
+    ),
+    row(
+        "trailer-too-large",
+        CHUNKED + b"5\r\nhello\r\n0\r\nX-T: " + b"a" * 20000 + b"\r\n\r\n",
+        (431, 400, 413),
+        "a 20 000-byte trailer field: over max_header_size (8192) like a header field would be",
+    ),
+    row(
+        "trailer-too-many",
+        CHUNKED + b"5\r\nhello\r\n0\r\n" + b"X-T: a\r\n" * 200 + b"\r\n",
+        (431, 400, 413),
+        "200 trailer fields: over max_header_count (100) like header fields would be",
+    ),
+    # -- request line and header section (RFC 9112 sections 2, 3 and 5) -------------------------------
+    row("obs-fold-space", get(b"X-A: a", b" b"), 400, "5.2: obs-fold MUST be rejected (or replaced)"),
+    row("obs-fold-tab", get(b"X-A: a", b"\tb"), 400, "5.2: obs-fold with a tab"),
+    row(
+        "first-field-line-indented",
+        b"GET /ok HTTP/1.1\r\n Host: x\r\n\r\n",
+        400,
+        "2.2: whitespace before the first field line MUST be rejected (or consumed)",
+    ),
+    row("bare-lf-line-ends", b"GET /ok HTTP/1.1\nHost: x\n\n", 400, "line ends are CRLF (strict mode)"),
+    row(
+        "bare-lf-in-header-section",
+        b"GET /ok HTTP/1.1\r\nHost: x\nX-A: y\r\n\r\n",
+        400,
+        "a bare LF hides a field line from a CRLF-only parser",
+    ),
+    row("bare-cr", b"GET /ok HTTP/1.1\rHost: x\r\n\r\n", 400, "2.2: a bare CR MUST be rejected"),
+    row("nul-in-value", get(b"X-A: a\x00b"), 400, "RFC 9110 5.5: NUL MUST be rejected"),
+    row("cr-in-value", get(b"X-A: a\rb"), 400, "RFC 9110 5.5: CR MUST be rejected"),
+    row("lf-in-value", get(b"X-A: a\nX-B: c"), 400, "a bare LF would split the field"),
+    row("ctl-in-value", get(b"X-A: a\x01b"), 400, "a control character is not field-vchar"),
+    row("del-in-value", get(b"X-A: a\x7fb"), 400, "DEL is not field-vchar"),
+    row("space-in-field-name", get(b"Bad Header: a"), 400, "a field name is a token"),
+    row("ctl-in-field-name", get(b"X-A\x01: a"), 400, "a field name is a token"),
+    row("empty-field-name", get(b": a"), 400, "a field name is 1*tchar"),
+    row("field-line-without-colon", get(b"NoColon"), 400, "a field line needs a colon"),
+    row("space-before-colon", b"GET /ok HTTP/1.1\r\nHost : x\r\n\r\n", 400, "5.1: MUST be rejected"),
+    row("http-1.2", get(line=b"GET /ok HTTP/1.2"), 505, "an unknown minor version"),
+    row("http-2.0", get(line=b"GET /ok HTTP/2.0"), 505, "HTTP/2 is not spoken on this port"),
+    row("http-3.0", get(line=b"GET /ok HTTP/3.0"), 505, "an unknown major version"),
+    row("http-0.9", get(line=b"GET /ok HTTP/0.9"), 505, "HTTP/0.9 is not served"),
+    row("http-version-lowercase", get(line=b"GET /ok http/1.1"), (400, 505), "HTTP-name is case-sensitive"),
+    row("http-version-two-digits", get(line=b"GET /ok HTTP/1.10"), (400, 505), "DIGIT.DIGIT"),
+    row(
+        "http2-preface",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        (400, 505),
+        "an HTTP/2 prior-knowledge preface on an HTTP/1.1 port",
+    ),
+    row(
+        "tls-client-hello",
+        bytes.fromhex("16030100a5010000a10303") + b"\x00" * 40,
+        400,
+        "TLS spoken to a plain-text port",
+    ),
+    row("empty-method", get(line=b" /ok HTTP/1.1"), 400, "the method is 1*tchar"),
+    row("unknown-method", get(line=b"FOO /ok HTTP/1.1"), (400, 501), "not a method we know"),
+    row("lowercase-method", get(line=b"get /ok HTTP/1.1"), (400, 501), "methods are case-sensitive"),
+    row("method-1000-chars", get(line=b"A" * 1000 + b" /ok HTTP/1.1"), (400, 501), "an absurd method"),
+    row("tab-between-method-and-target", get(line=b"GET\t/ok HTTP/1.1"), 400, "3: SP separates"),
+    row("target-asterisk-on-get", get(line=b"GET * HTTP/1.1"), 400, "3.2.4: * is for OPTIONS only"),
+    row(
+        "target-authority-form",
+        get(line=b"GET example.com:80 HTTP/1.1"),
+        400,
+        "3.2.3: authority-form is for CONNECT only",
+    ),
+    row("target-bare-word", get(line=b"GET foo HTTP/1.1"), 400, "neither origin-form nor absolute-form"),
+    # -- pipelining: a valid request, then an ambiguous one in the same packet ------------------------
+    row(
+        "pipelined-cl-te",
+        OK + POST + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + OK,
+        400,
+        "the first is answered; the ambiguous one is 400 and nothing after it",
+        before=(200,),
+    ),
+    row(
+        "pipelined-te-cl-smuggle",
+        OK
+        + POST
+        + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\n"
+        + b"GPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\nx=1\r\n0\r\n\r\n",
+        400,
+        "the TE.CL body hides a second request: it must never be answered",
+        before=(200,),
+    ),
+    row(
+        "pipelined-two-content-lengths",
+        OK + POST + b"Content-Length: 1\r\nContent-Length: 40\r\n\r\n" + OK,
+        400,
+        "the hidden GET must not be answered",
+        before=(200,),
+    ),
+    row(
+        "pipelined-te-gzip-chunked",
+        OK + POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + OK,
+        (501, 400),
+        "a coding we cannot decode: the body's end is not ours to guess",
+        before=(200,),
+    ),
+    row(
+        "pipelined-te-space-before-colon",
+        OK + POST + b"Transfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + OK,
+        400,
+        "a proxy that drops the bad field frames by Content-Length: a desync",
+        before=(200,),
+    ),
+    row(
+        "pipelined-obs-folded-te",
+        OK + POST + b"Content-Length: 5\r\nX-A: b\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + OK,
+        400,
+        "a proxy that unfolds the line sees Transfer-Encoding, we would see Content-Length",
+        before=(200,),
+    ),
+    row(
+        "pipelined-bare-lf-chunk",
+        OK + CHUNKED + b"5\nhello\r\n0\r\n\r\n" + OK,
+        400,
+        "a CRLF-only and a lenient parser disagree on where the chunk ends",
+        before=(200,),
+    ),
+]
+
+ACCEPTED = [
+    pytest.param(POST + b"Content-Length: 5\r\n\r\nhello", b"hello", id="content-length"),
+    pytest.param(POST + b"Content-Length: 005\r\n\r\nhello", b"hello", id="content-length-leading-zeros"),
+    pytest.param(CHUNKED + b"5\r\nhello\r\n0\r\n\r\n", b"hello", id="chunked"),
+    pytest.param(
+        CHUNKED + b'2;a=b;c="d"\r\nhe\r\n3\r\nllo\r\n0\r\nX-T: 1\r\n\r\n',
+        b"hello",
+        id="chunked-extensions-and-trailer",
+    ),
+    pytest.param(
+        POST + b"Transfer-Encoding: CHUNKED\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"hello",
+        id="te-case-insensitive",
+    ),
+    pytest.param(
+        POST + b"Transfer-Encoding:\tchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"hello",
+        id="te-tab-is-whitespace",
+    ),
+    pytest.param(
+        POST + b"Transfer-Encoding: , chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"hello",
+        id="te-empty-list-element",
+    ),
+    pytest.param(
+        b"GET http://example.com/ok HTTP/1.1\r\nHost: example.com\r\n\r\n", b"ok", id="absolute-form"
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "statuses", "before", "why"), REJECTED)
+async def test_rejected_with_an_error_and_a_close(
+    make_server: MakeServer,
+    raw_connect: RawConnect,
+    bytewise: bool,
+    data: bytes,
+    statuses: tuple[Any, ...],
+    before: tuple[int, ...],
+    why: str,
+) -> None:
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, data, bytewise=bytewise, expect=len(before) + 1)
+    assert_rejected(result, statuses, before, why)
+    await assert_alive(raw_connect, server.port)
+
+
+@pytest.mark.parametrize(("data", "body"), ACCEPTED)
+async def test_valid_near_misses_are_served(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool, data: bytes, body: bytes
+) -> None:
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, data + OK, bytewise=bytewise, expect=2)
+    responses = final(result.responses())
+    assert [(r.status, r.body) for r in responses] == [(200, body), (200, b"ok")], result.raw
+    assert not result.closed and not responses[-1].closes
+
+
+HALF_CLOSED = [
+    row("nothing-sent", b"", CLOSE, "a client that connects and leaves gets nothing"),
+    row("mid-head", b"GET /ok HTTP/1.1\r\nHost", (400, CLOSE), "an incomplete head is dropped (or 400)"),
+    row(
+        "mid-body-content-length",
+        POST + b"Content-Length: 10\r\n\r\nhello",
+        (400, CLOSE),
+        "the rest of the body can never come: the handler waiting for it must not wait forever",
+    ),
+    row("mid-chunked-body", CHUNKED + b"5\r\nhel", (400, CLOSE), "the same with a chunked body"),
+    row(
+        "mid-trailer-section",
+        CHUNKED + b"5\r\nhello\r\n0\r\nX-T: 1\r\n",
+        (400, CLOSE),
+        "the same inside the trailer section",
+    ),
+    row(
+        "after-a-whole-request",
+        OK,
+        CLOSE,
+        "the request is answered, then the server closes too",
+        before=(200,),
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "statuses", "before", "why"), HALF_CLOSED)
+async def test_client_half_close_is_answered_and_closed(
+    make_server: MakeServer,
+    raw_connect: RawConnect,
+    bytewise: bool,
+    data: bytes,
+    statuses: tuple[Any, ...],
+    before: tuple[int, ...],
+    why: str,
+) -> None:
+    # The client shuts its sending side (FIN) and waits: whatever it sent was all it will send.
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, data, bytewise=bytewise, expect=len(before) + 1, half_close=True)
+    assert_rejected(result, statuses, before, why)
+    await assert_alive(raw_connect, server.port)
+
+
+async def test_trailer_fields_do_not_leak_into_the_next_request(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
+) -> None:
+    # RFC 9112 section 7.1.2: trailer fields belong to the message they end. Were they kept
+    # as header fields of the next request on the connection, a client could set (say) the
+    # Host or an auth header of a request a proxy forwards after its own.
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    data = (
+        CHUNKED
+        + b"5\r\nhello\r\n0\r\nX-Smuggled: 1\r\nHost: evil\r\n\r\n"
+        + get(line=b"GET /headers HTTP/1.1")
+    )
+    result = await exchange(conn, data, bytewise=bytewise, expect=2)
+    responses: list[Parsed] = final(result.responses())
+    assert [r.status for r in responses] == [200, 200], result.raw
+    assert responses[0].body == b"hello"
+    assert responses[1].body == b'["Host"]', "trailer fields of the POST became headers of the GET"
+    await assert_alive(raw_connect, server.port)
