@@ -336,6 +336,8 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
     except ValidationError as exc:
         issues.extend(_pydantic_issues(doc, exc, RoutesFile, ()))
     routes = _routes(doc, raw.get("routes"), issues)
+    healthz = parsed.service.healthz if parsed is not None else None
+    _check_table(routes, healthz, doc.value_at(("service", "healthz")), issues)
     if "routes" not in raw:
         issues.append(
             Issue(file, 1, 1, "(top level)", "no 'routes:' mapping: the service would answer nothing")
@@ -418,7 +420,6 @@ def _routes(doc: _Doc, raw: Any, issues: list[Issue]) -> list[RouteSpec]:
                     "a route key is 'METHOD /path' (e.g. 'GET /hello') or a '/path' mapping",
                 )
             )
-    _check_table(found, issues)
     return found
 
 
@@ -447,8 +448,14 @@ def _route(doc: _Doc, method: str, path: str, target: Any, loc: Loc, issues: lis
     return RouteSpec(upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc))
 
 
-def _check_table(routes: list[RouteSpec], issues: list[Issue]) -> None:
-    """Add every route to a scratch router: bad patterns, duplicates, ambiguity."""
+def _check_table(
+    routes: list[RouteSpec], healthz: str | None, healthz_at: Location, issues: list[Issue]
+) -> None:
+    """Add every route to a scratch router: bad patterns, duplicates, ambiguity.
+
+    The built-in health route goes in too (unless a route of the file takes its
+    path), so the real table can never be refused when the app is built.
+    """
 
     async def placeholder(request: Any) -> Any:  # pragma: no cover - never called
         raise NotImplementedError
@@ -461,3 +468,8 @@ def _check_table(routes: list[RouteSpec], issues: list[Issue]) -> None:
             )
         except RouteError as exc:
             issues.append(route.at.issue(route.where, str(exc)))
+    if healthz and not any(r.method == "GET" and r.path == healthz for r in routes):
+        try:
+            router.add_route("GET", healthz, placeholder, name="healthz", origin=str(healthz_at))
+        except RouteError as exc:
+            issues.append(healthz_at.issue("service.healthz", str(exc)))

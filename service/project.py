@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .app import Application
-from .errors import ConfigError, Issue, RouteError
+from .errors import ConfigError, Issue
 from .httpexc import HTTPServiceUnavailable
 from .loader import Location, Spec, SpecError, load
 from .request import Request
@@ -141,19 +141,7 @@ def build_app(spec: Spec) -> Application:
                 "GET", settings.healthz, _healthz(settings.name), "healthz", f"{spec.file}:service.healthz"
             )
         )
-    for route_def in routes:
-        try:
-            app.router.add_route(
-                route_def.method,
-                route_def.path,
-                route_def.handler,
-                name=route_def.name,
-                origin=route_def.origin,
-            )
-        except RouteError as exc:  # the loader checked the table; this is the healthz path
-            issues.append(Issue(spec.file, 1, 1, "service.healthz", str(exc)))
-    if issues:
-        raise ConfigError(_sorted(issues))
+    app.add_routes(routes)  # the loader checked this very table, health route included
     app.freeze()
     return app
 

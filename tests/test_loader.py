@@ -701,3 +701,30 @@ def test_repo_example_routes_file_loads() -> None:
     assert spec.settings.host == "0.0.0.0"
     assert len(spec.routes) == 9
     assert [m.dotted for m in spec.middlewares] == ["handlers.middleware.timing"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "service:\n  healthz: nope\nroutes:\n  GET /a: h.a\n",
+            ["routes.yaml:2:12: service.healthz: path must start with '/': 'nope'"],
+            id="not-a-path",
+        ),
+        pytest.param(
+            "routes:\n  GET /a:\n    handler: h.a\n    name: healthz\n",
+            ["routes.yaml:1:1: service.healthz: route name 'healthz' already used by GET /a"
+             " (declared at routes.yaml:2:3)"],
+            id="name-taken",
+        ),
+    ],
+)  # fmt: skip
+def test_the_health_route_is_checked_with_the_table(text: str, expected: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "routes.yaml", env={})
+    assert [str(issue) for issue in info.value.issues] == expected
+
+
+def test_a_route_of_the_file_may_take_the_health_path() -> None:
+    spec = load_text("routes:\n  GET /healthz: h.mine\n", "routes.yaml", env={})
+    assert [(r.method, r.path, r.handler) for r in spec.routes] == [("GET", "/healthz", "h.mine")]
