@@ -1,0 +1,39 @@
+"""The public API the core issue names: in ``service`` and, the same objects, in ``service.web``."""
+
+from __future__ import annotations
+
+import pytest
+
+import service
+from service import web
+
+NAMED = [
+    "Application", "RouteTableDef", "RouteDef", "Request", "Response", "StreamResponse", "json_response",
+    "run_app", "middleware", "HTTPException", "HTTPBadRequest", "HTTPForbidden", "HTTPNotFound",
+    "HTTPMethodNotAllowed", "HTTPConflict", "HTTPRequestEntityTooLarge", "HTTPUnsupportedMediaType",
+    "HTTPUnprocessableEntity", "HTTPInternalServerError", "HTTPServiceUnavailable",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_named_in_both_namespaces(name: str) -> None:
+    assert name in service.__all__
+    assert getattr(web, name) is getattr(service, name)
+
+
+def test_the_namespaces_export_the_same_names() -> None:
+    assert sorted(web.__all__) == sorted(service.__all__)
+    assert all(hasattr(service, name) for name in service.__all__)
+
+
+@pytest.mark.parametrize(
+    ("cls", "status"),
+    [
+        (web.HTTPBadRequest, 400), (web.HTTPForbidden, 403), (web.HTTPNotFound, 404), (web.HTTPConflict, 409),
+        (web.HTTPUnsupportedMediaType, 415), (web.HTTPUnprocessableEntity, 422),
+        (web.HTTPInternalServerError, 500), (web.HTTPServiceUnavailable, 503),
+    ],
+)  # fmt: skip
+def test_http_exception_statuses(cls: type[web.HTTPException], status: int) -> None:
+    assert cls().status == status
+    assert isinstance(cls(), web.HTTPException)
