@@ -115,6 +115,7 @@ class HttpProtocol(asyncio.Protocol):
         "_timer_idle",
         "_trailer_count",
         "_body_raw",
+        "_max_head_bytes",
         "_idle_since",
     )
 
@@ -147,6 +148,7 @@ class HttpProtocol(asyncio.Protocol):
         self._timer_idle = False
         self._trailer_count = 0
         self._body_raw = 0  # bytes received while a body is parsed (for the framing bound)
+        self._max_head_bytes = self._limits.max_head_bytes  # PERF: computed once per connection
         self._idle_since = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------
@@ -182,14 +184,14 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._stopped:
             return  # we answer what came before the error, then close; the rest is noise
-        if self._in_head and len(data) > _HEAD_SLICE:
-            # A head and what follows it in one read: fed in slices, so that a body's
-            # framing is counted from the slice after its head ends (else up to one
-            # whole read of chunk extensions would go uncounted).
-            for start in range(0, len(data), _HEAD_SLICE):
-                self.data_received(data[start : start + _HEAD_SLICE])
-            return
         if self._in_head:
+            if len(data) > _HEAD_SLICE:
+                # A head and what follows it in one read: fed in slices, so that a body's
+                # framing is counted from the slice after its head ends (else up to one
+                # whole read of chunk extensions would go uncounted).
+                for start in range(0, len(data), _HEAD_SLICE):
+                    self.data_received(data[start : start + _HEAD_SLICE])
+                return
             self._head_bytes += len(data)
         elif self._current is not None:
             self._body_raw += len(data)
@@ -205,8 +207,9 @@ class HttpProtocol(asyncio.Protocol):
         except ProtocolError as exc:  # pragma: no cover - callbacks' errors come wrapped
             self._protocol_error(exc)
         else:
-            if self._in_head and self._head_bytes > self._limits.max_head_bytes:
-                self._protocol_error(ProtocolError(431, "request header section too large"))
+            if self._in_head:
+                if self._head_bytes > self._max_head_bytes:
+                    self._protocol_error(ProtocolError(431, "request header section too large"))
             elif (current := self._current) is not None and (
                 self._body_raw - current._body_size > self._limits.max_framing_bytes(current._body_size)
             ):

@@ -108,7 +108,7 @@ class Request(MutableMapping[str, Any]):
         self._headers: CIMultiDict | None = None
         self._query: MultiDict | None = None
         self._state: dict[str, Any] | None = None
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes] | None = None  # PERF: a list only once a body arrives
         self._body_size = 0
         self._body_done = not has_body
         self._body_error: Exception | None = None
@@ -188,10 +188,13 @@ class Request(MutableMapping[str, Any]):
         limit = self.app.client_max_size
         if self._body_size > limit:
             self._body_error = HTTPRequestEntityTooLarge(limit, self._body_size)
-            self._chunks = []
+            self._chunks = None
             self._feed_eof()
             return
-        self._chunks.append(chunk)
+        if self._chunks is None:
+            self._chunks = [chunk]
+        else:
+            self._chunks.append(chunk)
 
     def _feed_eof(self) -> None:
         self._body_done = True
@@ -210,8 +213,8 @@ class Request(MutableMapping[str, Any]):
                 await self._body_waiter
         if self._body_error is not None:
             raise self._body_error
-        self._body = b"".join(self._chunks)
-        self._chunks = []
+        self._body = b"".join(self._chunks or ())
+        self._chunks = None
         return self._body
 
     async def text(self) -> str:

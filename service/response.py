@@ -74,17 +74,18 @@ def _check_header_text(text: str) -> None:
 class _DateCache:
     """``Date`` and ``Server`` header lines, re-rendered at most once a second."""
 
-    __slots__ = ("_second", "_line")
+    __slots__ = ("_next", "_line")
 
     def __init__(self) -> None:
-        self._second = -1
+        self._next = 0.0  # when the current second ends
         self._line = b""
 
     def lines(self) -> bytes:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            date = formatdate(now, usegmt=True)
+        now = time.time()
+        if now >= self._next:  # PERF: one float comparison per response otherwise
+            second = int(now)
+            self._next = second + 1.0
+            date = formatdate(second, usegmt=True)
             self._line = b"Date: " + date.encode("ascii") + b"\r\n" + SERVER_HEADER
         return self._line
 
