@@ -1,0 +1,99 @@
+"""Slow and greedy clients cannot hold the server.
+
+* 200 connections trickling a head byte by byte: a well-behaved client is still
+  answered while they trickle, and each trickler is cut off (408, close) at the
+  header timeout.
+* A client that pipelines thousands of requests and never reads its responses:
+  the server stops reading it (its write buffer fills, reading pauses), and other
+  clients are answered meanwhile.
+Waits are bounded; nothing asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from service import Application, Limits, Request, Response, Server
+
+MakeServer = Callable[..., Awaitable[Server]]
+BOUND = 10.0
+
+
+def _app() -> Application:
+    async def ok(request: Request) -> Response:
+        return Response(text="ok")
+
+    app = Application()
+    app.router.add_get("/ok", ok)
+    return app
+
+
+async def _get_ok(port: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), BOUND)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_tricklers_are_cut_off_and_do_not_block_others(make_server: MakeServer) -> None:
+    server = await make_server(_app(), limits=Limits(header_timeout=1.0))
+    head = b"GET /ok HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"x" * 200 + b"\r\n\r\n"
+    conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(200)]
+    stop = asyncio.Event()
+
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        for byte in head:
+            if stop.is_set() or writer.is_closing():
+                return
+            with contextlib.suppress(ConnectionError):
+                writer.write(bytes([byte]))
+            await asyncio.sleep(0.2)
+
+    tricklers = [asyncio.create_task(trickle(w)) for _, w in conns]
+    try:
+        await asyncio.sleep(0.3)  # every trickler has begun its head
+        assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+        # Each trickler is answered 408 and closed at the header timeout.
+        answers = await asyncio.wait_for(asyncio.gather(*(r.read() for r, _ in conns)), BOUND)
+        assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), {a[:20] for a in answers}
+    finally:
+        stop.set()
+        await asyncio.gather(*tricklers, return_exceptions=True)
+        for _, writer in conns:
+            writer.close()
+    assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_a_client_that_never_reads_is_paused_and_others_are_served(make_server: MakeServer) -> None:
+    big = b"x" * 65536
+
+    async def large(request: Request) -> Response:
+        return Response(body=big)
+
+    app = _app()
+    app.router.add_get("/big", large)
+    server = await make_server(app)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=2**16)
+    writer.transport.pause_reading()  # this client never reads what it is sent
+    writer.write(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * 2000)  # 128 MiB of answers asked for
+    try:
+        deadline = asyncio.get_running_loop().time() + BOUND
+        while not any(c._writing_paused for c in server._ctx.connections):
+            assert asyncio.get_running_loop().time() < deadline, "the server never stopped writing"
+            await asyncio.sleep(0.05)
+        for _ in range(5):  # others are served meanwhile
+            assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+        (conn,) = [c for c in server._ctx.connections if c._writing_paused]
+        # What the server holds for it is bounded: one answer past the write buffer's
+        # high-water mark, and the requests one read brought in.
+        assert conn._transport.get_write_buffer_size() < 4 * 1024 * 1024
+        assert conn._reading_paused  # and it reads no more of its requests until it reads answers
+    finally:
+        writer.transport.abort()
