@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
-from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound
+from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .request import Request
 from .response import Response, StreamResponse
 from .routedef import Handler, RouteDef
@@ -51,6 +51,22 @@ class _Bound:
         return self.mw(request, self.inner)
 
 
+def with_timeout(handler: Handler, seconds: float) -> Handler:
+    """``handler``, answering 503 (and cancelling it) when it runs longer than ``seconds``."""
+
+    async def timed(request: Request) -> StreamResponse:
+        timeout = asyncio.timeout(seconds)
+        try:
+            async with timeout:
+                return await handler(request)
+        except TimeoutError:
+            if timeout.expired():
+                raise HTTPServiceUnavailable(text="503: the handler did not answer in time") from None
+            raise
+
+    return timed
+
+
 async def _not_found(request: Request) -> StreamResponse:
     raise HTTPNotFound()
 
@@ -66,11 +82,15 @@ class Application(MutableMapping[str, Any]):
         *,
         middlewares: Iterable[Middleware] = (),
         client_max_size: int = 1024**2,
+        handler_timeout: float | None = None,
         router: Router | None = None,
     ) -> None:
         self.router = router if router is not None else Router()
         self.middlewares: list[Middleware] = list(middlewares)
         self.client_max_size = client_max_size
+        # Off by default; when set, a request whose handler chain runs longer is
+        # answered 503 (the handler is cancelled).
+        self.handler_timeout = handler_timeout
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.on_cleanup: list[Hook] = []
@@ -88,6 +108,8 @@ class Application(MutableMapping[str, Any]):
     def _wrap(self, handler: Handler) -> Handler:
         for mw in reversed(self.middlewares):
             handler = _Bound(mw, handler)
+        if self.handler_timeout is not None:
+            handler = with_timeout(handler, self.handler_timeout)
         return handler
 
     def freeze(self) -> None:

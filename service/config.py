@@ -81,6 +81,8 @@ class ServiceSettings(BaseModel):
     shutdown_timeout: Duration = 10.0
     keepalive_timeout: Duration = 75.0
     header_timeout: Duration = 10.0
+    handler_timeout: Duration | None = None  # off by default; when set, slower handlers give 503
+    max_connections: int = Field(10_000, ge=1)  # past it, new connections get 503 and are closed
     access_log: bool = False
     healthz: str | None = "/healthz"  # path of the built-in health route; null turns it off
 

@@ -7,15 +7,13 @@ name is resolved before the first error is raised, so one run lists them all.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .app import Application
+from .app import Application, with_timeout
 from .errors import ConfigError, Issue
-from .httpexc import HTTPServiceUnavailable
 from .loader import Location, Spec, SpecError, load
 from .request import Request
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
@@ -35,22 +33,6 @@ class Health:
 
     generation: int = 1
     last_reload_failed: bool = False
-
-
-def _with_timeout(handler: Handler, seconds: float) -> Handler:
-    """Answer 503 when ``handler`` runs longer than ``seconds``."""
-
-    async def timed(request: Request) -> StreamResponse:
-        timeout = asyncio.timeout(seconds)
-        try:
-            async with timeout:
-                return await handler(request)
-        except TimeoutError:
-            if timeout.expired():
-                raise HTTPServiceUnavailable(text="503: the handler did not answer in time") from None
-            raise
-
-    return timed
 
 
 def _healthz(name: str) -> Handler:
@@ -93,7 +75,7 @@ def _resolve(spec: Spec) -> _Resolved:
         handler = resolve(route.handler, route.handler_at, route.where, ("request",))
         if handler is not None:
             if route.options.timeout is not None:
-                handler = _with_timeout(handler, route.options.timeout)
+                handler = with_timeout(handler, route.options.timeout)
             routes.append(RouteDef(route.method, route.path, handler, route.options.name, str(route.at)))
     middlewares = [resolve(m.dotted, m.at, m.where, ("request", "handler")) for m in spec.middlewares]
     hooks = {
@@ -125,7 +107,11 @@ def build_app(spec: Spec) -> Application:
         raise ConfigError(_sorted(issues))
 
     settings = spec.settings
-    app = Application(middlewares=middlewares, client_max_size=settings.client_max_size)
+    app = Application(
+        middlewares=middlewares,
+        client_max_size=settings.client_max_size,
+        handler_timeout=settings.handler_timeout,
+    )
     app[SPEC_KEY] = spec
     app[HEALTH_KEY] = Health()
     for hook_list, hooks_for in (

@@ -155,6 +155,13 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they behave as one.
         self._transport = transport  # type: ignore[assignment]
+        if len(self._ctx.connections) >= self._limits.max_connections:
+            # Over the cap: say so and close, rather than hold a socket we will not serve.
+            transport.write(error_bytes(503, "too many connections"))  # type: ignore[attr-defined]
+            transport.close()
+            self._transport = None
+            self._stopped = True
+            return
         self._ctx.connections.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, (tuple, list)) and peer:

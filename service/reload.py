@@ -51,7 +51,11 @@ RESTART_ONLY = ("host", "port")
 
 
 def limits_of(settings: ServiceSettings) -> Limits:
-    return Limits(header_timeout=settings.header_timeout, keepalive_timeout=settings.keepalive_timeout)
+    return Limits(
+        header_timeout=settings.header_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_connections=settings.max_connections,
+    )
 
 
 def _digest(path: str | os.PathLike[str]) -> str | None:

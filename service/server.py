@@ -227,6 +227,8 @@ def run_app(
     max_target_size: int = 8192,
     max_header_size: int = 8192,
     max_header_count: int = 100,
+    body_timeout: float = 60.0,
+    max_connections: int = 10_000,
     access_log: bool = False,
     backlog: int = 1024,
     reuse_port: bool = False,
@@ -245,6 +247,8 @@ def run_app(
         max_header_count=max_header_count,
         header_timeout=header_timeout,
         keepalive_timeout=keepalive_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
     )
     server = Server(
         app,

@@ -39,6 +39,7 @@ class Limits:
     header_timeout: float = 10.0  # seconds from a head's first byte to its end; over -> 408
     keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept
     body_timeout: float = 60.0  # seconds for a body a handler waits for to arrive; over -> 408
+    max_connections: int = 10_000  # open connections; past it a new one gets 503 and is closed
 
     def max_framing_bytes(self, body_bytes: int) -> int:
         """Bytes a chunked body may spend on framing (sizes, extensions, CRLFs).

@@ -1,0 +1,78 @@
+"""The connection cap and the handler timeout (off by default), as a client sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from service import Application, Limits, Request, Response, Server
+
+MakeServer = Callable[..., Awaitable[Server]]
+BOUND = 10.0
+
+
+async def _exchange(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), BOUND)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_past_the_connection_cap_a_new_connection_gets_503_and_a_close(make_server: MakeServer) -> None:
+    async def ok(request: Request) -> Response:
+        return Response(text="ok")
+
+    app = Application()
+    app.router.add_get("/ok", ok)
+    server = await make_server(app, limits=Limits(max_connections=2))
+    held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+    try:
+        await asyncio.sleep(0.1)  # both are accepted
+        refused = await _exchange(server.port, b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert refused.startswith(b"HTTP/1.1 503 ") and b"Connection: close" in refused
+        # The held connections are served as usual.
+        reader, writer = held[0]
+        writer.write(b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), BOUND)).startswith(b"HTTP/1.1 200 OK")
+    finally:
+        for _, writer in held:
+            writer.close()
+    await asyncio.sleep(0.1)  # below the cap again: new connections are served
+    assert (
+        await _exchange(server.port, b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    ).startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_the_handler_timeout_answers_503_and_the_server_goes_on(make_server: MakeServer) -> None:
+    cancelled: list[bool] = []
+
+    async def hang(request: Request) -> Response:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return Response(text="late")
+
+    async def ok(request: Request) -> Response:
+        return Response(text="ok")
+
+    app = Application(handler_timeout=0.2)
+    app.router.add_get("/hang", hang)
+    app.router.add_get("/ok", ok)
+    server = await make_server(app)
+    answer = await _exchange(server.port, b"GET /hang HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    assert cancelled == [True]
+    ok_answer = await _exchange(server.port, b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert ok_answer.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_the_handler_timeout_is_off_by_default() -> None:
+    assert Application().handler_timeout is None
