@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .request import Request
-from .response import Response, StreamResponse
+from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
 from .routedef import Handler, RouteDef
 from .router import Route, Router
 
@@ -69,9 +69,6 @@ def with_timeout(handler: Handler, seconds: float) -> Handler:
 
 async def _not_found(request: Request) -> StreamResponse:
     raise HTTPNotFound()
-
-
-_INTERNAL_ERROR = "500: Internal Server Error"
 
 
 class Application(MutableMapping[str, Any]):
@@ -176,13 +173,13 @@ class Application(MutableMapping[str, Any]):
             raise
         except Exception:
             error_log.exception("Error handling %s %s", request.method, request.path)
-            return Response(status=500, text=_INTERNAL_ERROR)
+            return Response(status=500, text=INTERNAL_ERROR_TEXT)
         if isinstance(response, StreamResponse):
             return response
         error_log.error(
             "Handler for %s %s returned %r, not a Response", request.method, request.path, response
         )
-        return Response(status=500, text=_INTERNAL_ERROR)
+        return Response(status=500, text=INTERNAL_ERROR_TEXT)
 
     # -- state mapping ------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:

@@ -132,14 +132,12 @@ def _routes(path: str) -> int:
     app = _load(path)
     if app is None:
         return EXIT_CONFIG
+    dotted = {(r.method, r.path): r.handler for r in spec_of(app).routes}
     rows = [("METHOD", "PATH", "HANDLER", "NAME")]
-    for route in app.router.routes():
-        handler = route.handler
-        target = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
-        rows.append((route.method, route.path, target, route.name or ""))
-    spec = spec_of(app)
-    dotted = {(r.method, r.path): r.handler for r in spec.routes}
-    rows[1:] = [(m, p, dotted.get((m, p), "(built-in)"), n) for m, p, h, n in rows[1:]]
+    rows += [
+        (r.method, r.path, dotted.get((r.method, r.path), "(built-in)"), r.name or "")
+        for r in app.router.routes()
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -196,9 +194,8 @@ def _supervise(args: argparse.Namespace, path: str, settings: ServiceSettings) -
     """The parent of ``--workers N``: bind once, run N servers on the socket."""
     try:
         sock = bind(settings.host, settings.port)
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"error: cannot serve on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     host, port = sock.getsockname()[:2]
     log.info("Serving on http://%s:%d with %d workers", host, port, args.workers)

@@ -12,6 +12,7 @@ Handler failures are not here: ``Application`` is their boundary (see app.py).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 __all__ = ["ConfigError", "Issue", "ListenError", "ProtocolError", "RouteError", "ServiceError"]
@@ -49,6 +50,11 @@ class RouteError(ServiceError, ValueError):
 
 class ListenError(ServiceError, OSError):
     """The server cannot listen on its address (taken, not allowed, unknown)."""
+
+    @classmethod
+    def wrap(cls, host: str, port: int, exc: OSError) -> ListenError:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return cls(f"cannot serve on {host}:{port}: {reason}")
 
 
 class ProtocolError(ServiceError):

@@ -40,7 +40,7 @@ from .eager import EagerRunner
 from .errors import ProtocolError
 from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
-from .response import Response, StreamResponse
+from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
 from .wire import (
     FRAMING_NAME_SIZES,
     METHOD_NAMES,
@@ -456,7 +456,7 @@ class HttpProtocol(asyncio.Protocol):
             data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
         except (ValueError, TypeError, UnicodeEncodeError):
             error_log.exception("Cannot render the response to %s %s", request.method, request.path)
-            response = Response(status=500, text="500: Internal Server Error")
+            response = Response(status=500, text=INTERNAL_ERROR_TEXT)
             keep_alive = self._keep_alive(request, response)
             data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
         request._response = response

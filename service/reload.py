@@ -142,10 +142,7 @@ class Reloader:
         return {name: _digest(file) for name in modules if (file := _module_file(name)) is not None}
 
     def _take_fingerprint(self) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
-        modules = tuple(
-            sorted((name, _digest(file)) for name in self._modules if (file := _module_file(name)))
-        )
-        return _digest(self.path), modules
+        return _digest(self.path), tuple(sorted(self._digests(self._modules).items()))
 
     # -- reloading -----------------------------------------------------------------------------
     def reload(self) -> bool:

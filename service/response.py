@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Response", "StreamResponse", "json_response"]
 
 SERVER_HEADER = b"Server: service\r\n"
+INTERNAL_ERROR_TEXT = "500: Internal Server Error"  # all a client learns of a failure
 
 # PERF: status lines are built once per status code, not per response.
 _REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -104,8 +103,7 @@ class Server:
                     reuse_port=self._reuse_port or None,
                 )
         except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ListenError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc
+            raise ListenError.wrap(self.host, self.port, exc) from exc
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         server_log.info("Serving on http://%s:%d", self.host, self.port)

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from .errors import ListenError
+
 __all__ = ["Supervisor", "bind"]
 
 log = logging.getLogger("service.server")
@@ -40,13 +42,16 @@ MAX_QUICK_DEATHS = 5
 
 
 def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """The listening socket every worker shares."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(backlog)
+    """The listening socket every worker shares; ``ListenError`` if it cannot be had."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError as exc:
+        raise ListenError.wrap(host, port, exc) from exc
     sock.set_inheritable(True)
     return sock
 
