@@ -318,6 +318,7 @@ class HttpProtocol(asyncio.Protocol):
             self._content_length = self._transfer_encoding = None
             self._expect_continue = False
         raw_method = parser.get_method()
+        has_body = bool(length) or chunked
         request = Request(
             METHOD_NAMES.get(raw_method) or method_name(raw_method),
             target,
@@ -330,14 +331,15 @@ class HttpProtocol(asyncio.Protocol):
             app,
             length,
             expect_continue,
-            bool(length) or chunked,
+            has_body,
         )
         # Ready for the next head (PERF: reset here, not in on_message_begin).
         self._body_raw = 0
         self._url = b""
         self._headers = []
         self._header_bytes = 0
-        self._current = request
+        if has_body:  # PERF: a request without one is complete already
+            self._current = request
         self._queue.append(request)
 
     def on_body(self, body: bytes) -> None:
@@ -432,7 +434,8 @@ class HttpProtocol(asyncio.Protocol):
             self._abort()
         finally:
             self._answering = False
-            self._ctx.orphans.discard(self)
+            if self._transport is None:  # only a lost connection can be an orphan
+                self._ctx.orphans.discard(self)
         if self._transport is None:
             return
         if not keep_alive:
@@ -442,8 +445,8 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading_paused and not self._stopped:
             self._reading_paused = False
             self._transport.resume_reading()
-        if self._closing or self._ctx.closing or self._in_head_partial():
-            self._start()
+        if self._closing or self._ctx.closing or (self._in_head and self._head_bytes):
+            self._start()  # (the last test is _in_head_partial(), inline: PERF)
         else:  # PERF: the common case of _start(), inline: idle until the next request
             self._idle_since = self._loop.time()
             if self._timer is None or not self._timer_idle:

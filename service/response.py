@@ -39,6 +39,9 @@ _STATUS_LINES: dict[int, bytes] = {
 }
 _CT_LINES: dict[str, bytes] = {}
 _PREFIXES: dict[tuple[int, str | None, str | None], bytes] = {}
+# PERF: the most common key, 200 in UTF-8, looked up by content type alone.
+_OK_UTF8_PREFIXES: dict[str, bytes] = {}
+_LENGTH_LINES: dict[int, bytes] = {}
 _FORBIDDEN_IN_HEADERS = frozenset("\r\n\x00")
 
 
@@ -63,6 +66,13 @@ def _ct_line(value: str) -> bytes:
         line = f"Content-Type: {value}\r\n".encode("latin-1")
         if len(_CT_LINES) < 256:  # bounded: content types are a small set
             _CT_LINES[value] = line
+    return line
+
+
+def _length_line(size: int) -> bytes:
+    line = b"Content-Length: %d\r\n" % size
+    if size < 65536 and len(_LENGTH_LINES) < 4096:  # bounded: small bodies repeat sizes
+        _LENGTH_LINES[size] = line
     return line
 
 
@@ -292,24 +302,23 @@ class Response(StreamResponse):
         self.status = status
         self.reason = reason
         self._headers = CIMultiDict(headers) if headers else None
-        self._content_type = None
-        self._content_length = None
-        self._chunked = False
-        self._writer = None
-        self._head_only = False
-        self._eof_sent = False
+        self._content_length = self._writer = None
+        self._chunked = self._head_only = self._eof_sent = self._force_close = False
         self._keep_alive = True
-        self._force_close = False
-        if body is not None and text is not None:
-            raise ValueError("pass body or text, not both")
         if text is not None:
-            if not isinstance(text, str):
+            if body is not None:
+                raise ValueError("pass body or text, not both")
+            if type(text) is not str and not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
+            self._content_type = content_type or "text/plain"
             if charset is None and content_type is not None and "charset=" in content_type.lower():
                 charset = content_type.lower().partition("charset=")[2].split(";")[0].strip(' "')
-            self._charset = charset or "utf-8"
-            self._body = text.encode(self._charset)
-            self._content_type = content_type or "text/plain"
+            if not charset or charset == "utf-8":
+                self._charset = "utf-8"
+                self._body = text.encode()  # PERF: the codec lookup skipped
+            else:
+                self._charset = charset
+                self._body = text.encode(charset)
         else:
             if body is not None and not isinstance(body, (bytes, bytearray)):
                 raise TypeError(f"body must be bytes, not {type(body).__name__}")
@@ -317,8 +326,8 @@ class Response(StreamResponse):
             self._charset = charset
             if content_type is not None:
                 self._content_type = content_type
-            elif body is not None:
-                self._content_type = "application/octet-stream"
+            else:
+                self._content_type = "application/octet-stream" if body is not None else None
 
     @property
     def body(self) -> bytes:
@@ -352,32 +361,38 @@ class Response(StreamResponse):
         self._keep_alive = keep_alive
         status = self.status
         body = self._body
-        no_body = status in (204, 304) or 100 <= status < 200
+        no_body = status < 200 or status == 204 or status == 304
         if self._headers or self.reason is not None:
             head = self._render_head(keep_alive, http10, None if no_body else len(body))
+            return head if head_only or no_body else head + body
+        # PERF: the common case: cached status + Content-Type and Content-Length
+        # lines, then one join.
+        if status == 200 and self._charset == "utf-8":
+            prefix = _OK_UTF8_PREFIXES.get(self._content_type)  # type: ignore[arg-type]
         else:
-            # PERF: the common case: a cached status + Content-Type prefix, then one join.
-            key = (status, self._content_type, self._charset)
-            prefix = _PREFIXES.get(key)
-            if prefix is None:
-                prefix = self._prefix(key)
-            if keep_alive and not http10:
-                connection = b""
-            else:
-                connection = b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"
-            length = b"" if no_body else b"Content-Length: %d\r\n" % len(body)
-            if head_only or no_body:
-                return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n"))
-            return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n", body))
-        if head_only or no_body:
-            return head
-        return head + body
+            prefix = _PREFIXES.get((status, self._content_type, self._charset))
+        if prefix is None:
+            prefix = self._prefix()
+        if keep_alive and not http10:
+            connection = b""
+        else:
+            connection = b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"
+        if no_body:
+            return b"".join((prefix, date_cache.lines(), connection, b"\r\n"))
+        size = len(body)
+        length = _LENGTH_LINES.get(size) or _length_line(size)
+        if head_only:
+            return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n"))
+        return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n", body))
 
-    def _prefix(self, key: tuple[int, str | None, str | None]) -> bytes:
-        ct = self._full_content_type()
-        prefix = _status_line(key[0], None) + (_ct_line(ct) if ct is not None else b"")
+    def _prefix(self) -> bytes:
+        status, ct, charset = self.status, self._content_type, self._charset
+        full = self._full_content_type()
+        prefix = _status_line(status, None) + (_ct_line(full) if full is not None else b"")
         if len(_PREFIXES) < 1024:  # bounded: statuses x content types seen
-            _PREFIXES[key] = prefix
+            _PREFIXES[(status, ct, charset)] = prefix
+            if status == 200 and charset == "utf-8" and ct is not None:
+                _OK_UTF8_PREFIXES[ct] = prefix
         return prefix
 
     async def prepare(self, request: Request) -> Writer:
