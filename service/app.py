@@ -32,6 +32,23 @@ Hook = Callable[["Application"], Awaitable[None]]
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 
+def _not_a_handler_failure(exc: BaseException, request: Request) -> bool:
+    """Whether ``exc`` is the server's business, to pass on rather than answer with a 500."""
+    if isinstance(exc, GeneratorExit):
+        return True  # the coroutine itself is being closed: it may not answer
+    if isinstance(exc, asyncio.CancelledError):
+        # The server cancelled the handler (a forced shutdown). A CancelledError nobody
+        # asked for -- the handler awaited something cancelled elsewhere -- is its bug.
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
+    if isinstance(exc, ConnectionResetError):
+        # The client is gone (read() or write() said so): there is nobody to answer.
+        # While it is connected, the reset is of the handler's own connection (to a
+        # database, another service): a failure like any other.
+        return not request._conn.connected
+    return False
+
+
 def middleware(func: _M) -> _M:
     """Mark ``async def mw(request, handler)`` as a middleware (aiohttp's decorator)."""
     func.__middleware_version__ = 1  # type: ignore[attr-defined]
@@ -169,9 +186,9 @@ class Application(MutableMapping[str, Any]):
                 return response
             if isinstance(response, HTTPException):
                 response = response.as_response()  # inside the boundary: it can fail too
-        except (asyncio.CancelledError, ConnectionResetError):
-            raise
-        except Exception:
+        except BaseException as exc:  # SystemExit too: a handler cannot end the server (uvicorn agrees)
+            if _not_a_handler_failure(exc, request):
+                raise
             error_log.exception("Error handling %s %s", request.method, request.path)
             return Response(status=500, text=INTERNAL_ERROR_TEXT)
         if isinstance(response, StreamResponse):

@@ -513,6 +513,11 @@ class HttpProtocol(asyncio.Protocol):
     def remote(self) -> str | None:
         return self._remote
 
+    @property
+    def connected(self) -> bool:
+        """The client is still there (its connection has not been lost)."""
+        return self._transport is not None
+
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
         return self, self._keep_alive(request, response), request.version == HTTP10, request.method == "HEAD"
 

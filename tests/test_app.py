@@ -6,6 +6,7 @@ through ``Application._handle``, the one entry point the protocol uses. No socke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -29,6 +30,7 @@ class StubConnection:
     """Just what ``Request`` needs from a connection."""
 
     remote = "127.0.0.1"
+    connected = True  # a test may say the client went away
 
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
         return self, request.keep_alive, False, request.method == "HEAD"
@@ -369,15 +371,69 @@ async def test_a_stream_response_is_returned_as_is() -> None:
     assert await app._handle(make_request(app, "GET", "/")) is stream
 
 
-async def test_connection_reset_is_not_turned_into_a_500(caplog: pytest.LogCaptureFixture) -> None:
-    async def handler(request: Request) -> Response:
-        raise ConnectionResetError("client went away")
+async def _raise_reset(request: Request) -> Response:
+    raise ConnectionResetError("connection reset")
 
+
+async def _raise_cancelled(request: Request) -> Response:
+    raise asyncio.CancelledError
+
+
+async def _await_a_cancelled_future(request: Request) -> Response:
+    future = asyncio.get_running_loop().create_future()
+    future.cancel()
+    return await future  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("handler", "client_connected", "expected"),
+    [
+        # read() or write() found the client gone: nobody to answer, nothing to log.
+        pytest.param(_raise_reset, False, ConnectionResetError, id="reset-client-gone"),
+        # The handler's own connection (a database, a backend) was reset: its failure.
+        pytest.param(_raise_reset, True, 500, id="reset-of-the-handlers-own-connection"),
+        # Nobody cancelled the handler: a stray CancelledError is its bug.
+        pytest.param(_raise_cancelled, True, 500, id="stray-cancelled-error"),
+        pytest.param(_await_a_cancelled_future, True, 500, id="awaited-a-cancelled-future"),
+    ],
+)
+async def test_which_resets_and_cancellations_are_a_handler_failure(
+    caplog: pytest.LogCaptureFixture, handler: Handler, client_connected: bool, expected: Any
+) -> None:
     app = Application()
     app.router.add_get("/", handler)
     app.freeze()
-    with pytest.raises(ConnectionResetError):
-        await app._handle(make_request(app, "GET", "/"))
+    request = make_request(app, "GET", "/")
+    request._conn.connected = client_connected  # type: ignore[misc]
+    with caplog.at_level(logging.ERROR, logger="service.error"):
+        if expected == 500:
+            response = await app._handle(request)
+            assert (response.status, response.text) == (500, "500: Internal Server Error")  # type: ignore[attr-defined]
+            assert len(service_error_records(caplog)) == 1
+        else:
+            with pytest.raises(expected):
+                await app._handle(request)
+            assert service_error_records(caplog) == []
+
+
+async def test_a_handler_the_server_cancels_is_not_answered_with_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entered = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("not reached")
+
+    app = Application()
+    app.router.add_get("/", hang)
+    app.freeze()
+    task = asyncio.ensure_future(app._handle(make_request(app, "GET", "/")))
+    await entered.wait()
+    task.cancel()  # what a forced shutdown does
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert service_error_records(caplog) == []
 
 
