@@ -1,4 +1,6 @@
-"""SIGTERM under load: every request whose handler started is answered in full.
+"""SIGTERM under load: every request whose handler started is answered in full;
+past ``shutdown_timeout``, the handlers still running are cancelled and the
+process exits all the same.
 
 A real ``python -m service serve`` process; several clients keep keep-alive
 connections busy with slow requests. The handler notes each request id it
@@ -27,11 +29,22 @@ HANDLERS = """
 import asyncio, os
 from service import web
 
-async def slow(request):
+def note(line):
     with open(os.environ["STARTED_FILE"], "a") as f:
-        f.write(request.query["id"] + "\\n")
+        f.write(line + "\\n")
+
+async def slow(request):
+    note(request.query["id"])
     await asyncio.sleep(0.3)
     return web.Response(text=request.query["id"])
+
+async def hang(request):
+    note("hang-started")
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        note("hang-cancelled")
+        raise
 """
 
 
@@ -41,33 +54,53 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_sigterm_under_load_answers_every_started_request(tmp_path: Path) -> None:
-    (tmp_path / "loadh.py").write_text(HANDLERS)
-    (tmp_path / "routes.yaml").write_text(
-        "service:\n  shutdown_timeout: 10s\nroutes:\n  GET /slow: loadh.slow\n"
-    )
-    started_file = tmp_path / "started.txt"
-    started_file.write_text("")
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "STARTED_FILE": str(started_file)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "routes.yaml", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    answered: set[str] = set()
-    problems: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
+class Load:
+    """A served project and keep-alive clients sending ``GET /slow`` in a loop."""
 
-    def client(number: int) -> None:
+    def __init__(self, tmp_path: Path, shutdown_timeout: str) -> None:
+        (tmp_path / "loadh.py").write_text(HANDLERS)
+        (tmp_path / "routes.yaml").write_text(
+            f"service:\n  shutdown_timeout: {shutdown_timeout}\n"
+            "routes:\n  GET /slow: loadh.slow\n  GET /hang: loadh.hang\n"
+        )
+        self.notes = tmp_path / "started.txt"
+        self.notes.write_text("")
+        self.port = _free_port()
+        env = {**os.environ, "PYTHONPATH": str(REPO), "STARTED_FILE": str(self.notes)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "routes.yaml", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.answered: set[str] = set()
+        self.problems: list[str] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        deadline = time.monotonic() + LIMIT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+
+    def start_clients(self, count: int) -> None:
+        for number in range(count):
+            thread = threading.Thread(target=self._client, args=(number,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _client(self, number: int) -> None:
         sent = 0
         try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=LIMIT)
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=LIMIT)
         except OSError:
             return
         with sock:
             buffer = b""
-            while not stop.is_set() and sent < 200:
+            while not self.stop.is_set() and sent < 200:
                 request_id = f"{number}-{sent}"
                 sent += 1
                 try:
@@ -78,46 +111,85 @@ def test_sigterm_under_load_answers_every_started_request(tmp_path: Path) -> Non
                             return  # closed between requests: fine, unless this one started
                         buffer += chunk
                 except OSError as exc:  # a reset: fine only if this request never started
-                    with lock:
-                        problems.append(f"{request_id}: {exc!r}")
+                    with self.lock:
+                        self.problems.append(f"{request_id}: {exc!r}")
                     return
-                with lock:
+                with self.lock:
                     if buffer.startswith(b"HTTP/1.1 200 "):
-                        answered.add(request_id)
+                        self.answered.add(request_id)
                     else:
-                        problems.append(f"{request_id}: {buffer[:40]!r}")
+                        self.problems.append(f"{request_id}: {buffer[:40]!r}")
                 buffer = b""
 
-    try:
-        deadline = time.monotonic() + LIMIT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
-        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(8)]
-        for thread in threads:
-            thread.start()
-        time.sleep(1.0)  # load is running: requests are in flight
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(LIMIT) == 0
-        stop.set()
-        for thread in threads:
+    def terminate_and_wait(self) -> int:
+        """SIGTERM; the exit code (within the bound), once the clients have finished."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(LIMIT)
+        self.stop.set()
+        for thread in self.threads:
             thread.join(LIMIT)
-    finally:
-        stop.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(LIMIT)
+        return code
 
-    started = set(started_file.read_text().split())
-    assert started, "no request reached a handler"
-    assert started <= answered, (
-        f"started but not answered: {sorted(started - answered)}; problems: {problems}"
-    )
-    assert not [p for p in problems if p.split(":")[0] in started]
-    # Afterwards nobody listens: a new connection is refused.
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    def close(self) -> None:
+        self.stop.set()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(LIMIT)
+
+    def noted(self) -> list[str]:
+        return self.notes.read_text().split()
+
+    def assert_every_started_request_answered(self) -> None:
+        started = {n for n in self.noted() if not n.startswith("hang-")}
+        assert started, "no request reached a handler"
+        assert started <= self.answered, (
+            f"started but not answered: {sorted(started - self.answered)}; problems: {self.problems}"
+        )
+        assert not [p for p in self.problems if p.split(":")[0] in started]
+        # Afterwards nobody listens: a new connection is refused.
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+
+
+def test_sigterm_under_load_answers_every_started_request(tmp_path: Path) -> None:
+    load = Load(tmp_path, shutdown_timeout="10s")
+    try:
+        load.start_clients(8)
+        time.sleep(1.0)  # load is running: requests are in flight
+        assert load.terminate_and_wait() == 0
+    finally:
+        load.close()
+    load.assert_every_started_request_answered()
+
+
+def test_past_the_shutdown_timeout_hanging_handlers_are_cancelled_and_the_process_exits(
+    tmp_path: Path,
+) -> None:
+    load = Load(tmp_path, shutdown_timeout="1s")
+    hanging = [socket.create_connection(("127.0.0.1", load.port), timeout=LIMIT) for _ in range(2)]
+    try:
+        for sock in hanging:
+            sock.sendall(b"GET /hang HTTP/1.1\r\nHost: t\r\n\r\n")
+        deadline = time.monotonic() + LIMIT
+        while load.noted().count("hang-started") < 2:
+            assert time.monotonic() < deadline, "the hanging handlers did not start"
+            time.sleep(0.05)
+        load.start_clients(4)
+        time.sleep(1.0)  # slow requests are in flight beside the two that never finish
+        # The wait is bounded by shutdown_timeout, not by the handlers: the process exits.
+        assert load.terminate_and_wait() == 0
+        for sock in hanging:
+            # Cancelled, so never answered: the connection is closed (or reset) without
+            # a response.
+            try:
+                rest = sock.recv(4096)
+            except ConnectionResetError:
+                rest = b""
+            assert rest == b""
+    finally:
+        for sock in hanging:
+            sock.close()
+        load.close()
+    assert load.noted().count("hang-cancelled") == 2, load.noted()
+    # The requests that could finish within the timeout did: nothing else was lost.
+    load.assert_every_started_request_answered()
