@@ -42,8 +42,8 @@ from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
 from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
 from .wire import (
-    FRAMING_NAME_SIZES,
     METHOD_NAMES,
+    NOTED_NAME_SIZES,
     VERSIONS,
     Limits,
     check_transfer_encoding,
@@ -101,6 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         "_content_length",
         "_transfer_encoding",
         "_expect_continue",
+        "_connection_seen",
         "_current",
         "_queue",
         "_answering",
@@ -134,6 +135,7 @@ class HttpProtocol(asyncio.Protocol):
         self._content_length: int | None = None
         self._transfer_encoding: bytes | None = None  # every Transfer-Encoding value, joined
         self._expect_continue = False
+        self._connection_seen = False  # the head has a Connection field (see on_headers_complete)
         self._current: Request | None = None  # the request whose body is being parsed
         self._queue: deque[Request] = deque()
         self._answering = False  # a coroutine is answering the queue (eagerly or in the runner)
@@ -260,7 +262,7 @@ class HttpProtocol(asyncio.Protocol):
         self._headers.append((name, value))
         size = len(name)
         self._header_bytes += size + len(value)
-        if size not in FRAMING_NAME_SIZES:
+        if size not in NOTED_NAME_SIZES:
             return
         if size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
@@ -269,6 +271,8 @@ class HttpProtocol(asyncio.Protocol):
             self._transfer_encoding = value if te is None else te + b"," + value
         elif size == 6 and name.lower() == b"expect":
             self._expect_continue = value.lower() == b"100-continue"
+        elif size == 10 and name.lower() == b"connection":
+            self._connection_seen = True
 
     def _on_trailer(self, name: bytes, value: bytes) -> None:
         """A trailer field after a chunked body (RFC 9112 7.1.2): bounded, then dropped.
@@ -299,9 +303,18 @@ class HttpProtocol(asyncio.Protocol):
         if "%" in path:
             path = unquote_path(path)
         parser = self._parser
-        version = VERSIONS.get(parser.get_http_version())
-        if version is None:
-            raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and not self._connection_seen:
+            # PERF: get_http_version() formats a new string on every call. llhttp accepts
+            # only HTTP/0.9, 1.0, 1.1 and 2.0, and of these only 1.1 keeps a connection
+            # alive without a Connection header: this is 1.1.
+            version = HTTP11
+        else:
+            self._connection_seen = False
+            known = VERSIONS.get(parser.get_http_version())
+            if known is None:
+                raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
+            version = known
         app = self._ctx.app  # read per request: a reload swaps it between requests
         length = self._content_length
         chunked = self._transfer_encoding is not None
@@ -326,7 +339,7 @@ class HttpProtocol(asyncio.Protocol):
             raw_query.decode("latin-1") if question else "",
             headers,
             version,
-            parser.should_keep_alive(),
+            keep_alive,
             self,
             app,
             length,

@@ -16,7 +16,7 @@ from .request import HTTP10, HTTP11
 from .response import date_cache, reason_phrase
 
 __all__ = [
-    "FRAMING_NAME_SIZES",
+    "NOTED_NAME_SIZES",
     "METHOD_NAMES",
     "VERSIONS",
     "Limits",
@@ -57,8 +57,9 @@ class Limits:
 
 
 VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
-# Lengths of the header names that frame a message: Content-Length, Transfer-Encoding, Expect.
-FRAMING_NAME_SIZES = frozenset((14, 17, 6))
+# Lengths of the header names the parser notes: Content-Length, Transfer-Encoding and
+# Expect (they frame a message), Connection (see HttpProtocol.on_headers_complete).
+NOTED_NAME_SIZES = frozenset((14, 17, 6, 10))
 _ABSOLUTE_FORM = re.compile(rb"(?i)https?://[^/?#]*")
 METHOD_NAMES: dict[bytes, str] = {}
 

@@ -562,6 +562,61 @@ async def test_unknown_http_version_is_505(connect: Callable[..., Conn], version
     assert calls == []
 
 
+def _version_app() -> Application:
+    app = Application()
+
+    async def version(request: Request) -> Response:
+        return Response(text=f"{request.version.major}.{request.version.minor} {request.keep_alive}")
+
+    app.router.add_get("/v", version)
+    app.freeze()
+    return app
+
+
+# (HTTP version, Connection field or None, what the handler sees). The protocol infers
+# 1.1 from llhttp's keep-alive answer when no Connection field is present, and asks the
+# parser otherwise; every combination must agree with the request line.
+VERSION_ROWS = [
+    ("1.1", None, b"1.1 True"),
+    ("1.1", "keep-alive", b"1.1 True"),
+    ("1.1", "close", b"1.1 False"),
+    ("1.1", "Keep-Alive, TE", b"1.1 True"),
+    ("1.0", None, b"1.0 False"),
+    ("1.0", "keep-alive", b"1.0 True"),
+    ("1.0", "close", b"1.0 False"),
+]
+
+
+@pytest.mark.parametrize(("version", "connection", "seen"), VERSION_ROWS)
+async def test_the_handler_sees_the_version_and_keep_alive_of_the_request_line(
+    connect: Callable[..., Conn], version: str, connection: str | None, seen: bytes
+) -> None:
+    conn = connect(_version_app())
+    headers = [f"Connection: {connection}"] if connection else []
+    await conn.send(get("/v", *headers, version=version))
+    assert split_responses(conn.out)[0][2] == seen
+
+
+async def test_versions_alternating_on_one_connection_are_each_seen(connect: Callable[..., Conn]) -> None:
+    conn = connect(_version_app())
+    await conn.send(
+        get("/v", "Connection: keep-alive", version="1.0")
+        + get("/v")
+        + get("/v", "Connection: keep-alive", version="1.0")
+        + get("/v", version="1.0")
+    )
+    bodies = [r[2] for r in split_responses(conn.out)]
+    assert bodies == [b"1.0 True", b"1.1 True", b"1.0 True", b"1.0 False"]
+    assert conn.closed
+
+
+async def test_an_unknown_version_asking_for_keep_alive_is_still_505(connect: Callable[..., Conn]) -> None:
+    conn = connect(_version_app())
+    await conn.send(get("/v", "Connection: keep-alive", version="2.0"))
+    assert_error(conn.out, 505)
+    assert conn.closed
+
+
 async def test_requests_before_a_malformed_one_are_answered(connect: Callable[..., Conn]) -> None:
     app, calls = make_app()
     conn = connect(app)
