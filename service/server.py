@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from .app import Application
 from .errors import ListenError
 from .protocol import ConnectionSet, HttpProtocol
+from .watchdog import Watchdog
 from .wire import Limits
 
 __all__ = ["Server", "run_app"]
@@ -45,6 +46,7 @@ class Server:
         access_log: bool = False,
         backlog: int = 1024,
         reuse_port: bool = False,
+        block_warning: float | None = 1.0,
     ) -> None:
         self.app = app
         self.host = host
@@ -57,6 +59,7 @@ class Server:
         self._server: asyncio.base_events.Server | None = None
         self._force = asyncio.Event()
         self._stopped = False
+        self._watchdog = Watchdog(block_warning) if block_warning else None
 
     @property
     def connections(self) -> int:
@@ -107,6 +110,8 @@ class Server:
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         server_log.info("Serving on http://%s:%d", self.host, self.port)
+        if self._watchdog is not None:
+            self._watchdog.start(loop)
 
     def force(self) -> None:
         """Make a shutdown in progress skip its wait for busy connections."""
@@ -123,6 +128,8 @@ class Server:
             await self.app.shutdown()
         finally:
             await self._close_connections()
+            if self._watchdog is not None:
+                self._watchdog.stop()
             await self.app.cleanup()
 
     async def _close_connections(self) -> None:
@@ -232,11 +239,14 @@ def run_app(
     reuse_port: bool = False,
     handle_signals: bool = True,
     use_uvloop: bool | None = None,
+    block_warning: float | None = 1.0,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully and return.
 
-    ``use_uvloop=None`` uses uvloop when it is installed. Limits and timeouts are
-    described in the README's "Limits and security" section.
+    ``use_uvloop=None`` uses uvloop when it is installed. ``block_warning``: log a
+    warning naming the code that blocks the event loop for longer than this many
+    seconds (``None``: never). Limits and timeouts are described in the README's
+    "Limits and security" section.
     """
     _configure_logging()
     limits = Limits(
@@ -258,6 +268,7 @@ def run_app(
         access_log=access_log,
         backlog=backlog,
         reuse_port=reuse_port,
+        block_warning=block_warning,
     )
     with asyncio.Runner(loop_factory=_loop_factory(use_uvloop)) as runner:
         runner.run(serve_until_signal(server, handle_signals=handle_signals))

@@ -220,3 +220,31 @@ async def test_a_faulty_handler_gets_its_answer_and_nobody_else_notices(
         assert f"GET /fault/{fault.name}" in failures[0].getMessage()
     else:
         assert failures == [], fault.why
+
+
+async def test_a_handler_blocking_the_loop_is_named_in_a_warning(
+    make_server: MakeServer, raw_connect: RawConnect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="service.server")
+
+    async def blocker(request: Request) -> Response:
+        time.sleep(1.0)  # noqa: ASYNC251 - the mistake under test
+        return Response(text="done")
+
+    app = Application()
+    app.router.add_get("/block", blocker)
+    server = await make_server(app, block_warning=0.2)
+    conn = await raw_connect(server.port)
+    await conn.send(b"GET /block HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (await conn.read_response()).status == 200  # slow, and answered all the same
+
+    def lines(text: str) -> list[str]:
+        return [
+            r.getMessage() for r in caplog.records if r.name == "service.server" and text in r.getMessage()
+        ]
+
+    await _wait_for(lambda: bool(lines("runs again")))
+    blocked = lines("has been blocked")
+    assert len(blocked) == 1, blocked
+    # The warning shows the line that blocks, so the mistake can be found.
+    assert "in blocker" in blocked[0] and "time.sleep(1.0)" in blocked[0], blocked[0]
