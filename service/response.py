@@ -308,7 +308,7 @@ class Response(StreamResponse):
         if text is not None:
             if body is not None:
                 raise ValueError("pass body or text, not both")
-            if type(text) is not str and not isinstance(text, str):
+            if not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
             self._content_type = content_type or "text/plain"
             if charset is None and content_type is not None and "charset=" in content_type.lower():
