@@ -7,9 +7,13 @@ name is resolved before the first error is raised, so one run lists them all.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .app import Application, with_timeout
@@ -20,11 +24,63 @@ from .resolve import ResolveError, add_to_path, check_async_callable, import_dot
 from .response import StreamResponse, json_response
 from .routedef import Handler, RouteDef
 
-__all__ = ["HEALTH_KEY", "SPEC_KEY", "Health", "build_app", "load_app", "module_names", "spec_of"]
+__all__ = [
+    "HEALTH_KEY",
+    "SOURCES_KEY",
+    "SPEC_KEY",
+    "Health",
+    "Sources",
+    "build_app",
+    "file_digest",
+    "load_app",
+    "module_digests",
+    "module_file",
+    "module_names",
+    "spec_of",
+]
 
 # App state keys the framework uses; app state is otherwise the user's.
 SPEC_KEY = "service.spec"
 HEALTH_KEY = "service.health"
+SOURCES_KEY = "service.sources"
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Digests of the files an app was built from, taken *before* they were read.
+
+    The reloader starts from these: a file saved after they were taken -- even
+    while the server was still starting -- differs from them, so it is seen.
+    """
+
+    routes: str | None
+    modules: tuple[tuple[str, str | None], ...]  # (module name, digest), sorted
+
+
+def file_digest(path: str | os.PathLike[str]) -> str | None:
+    """A digest of the file's bytes (``None`` if it cannot be read)."""
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+    except OSError:
+        return None
+
+
+def module_file(name: str) -> str | None:
+    """The source file of a module, imported or not (one that failed to import too)."""
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    if module is None:
+        try:
+            found = importlib.util.find_spec(name)
+        except Exception:  # a parent package that fails to import: the build reports it
+            found = None
+        file = found.origin if found is not None else None
+    return file if isinstance(file, str) and os.path.isfile(file) else None
+
+
+def module_digests(names: Iterable[str]) -> dict[str, str | None]:
+    """Digests of the source files of the modules ``names`` (those that have one)."""
+    return {name: file_digest(file) for name in names if (file := module_file(name)) is not None}
 
 
 @dataclass(slots=True)
@@ -133,12 +189,20 @@ def build_app(spec: Spec) -> Application:
 
 
 def load_app(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Application:
-    """``load`` then ``build_app``: a routes file to a frozen ``Application``."""
+    """``load`` then ``build_app``: a routes file to a frozen ``Application``.
+
+    The app also records its ``Sources``, each digest taken before its file is read.
+    """
+    routes = file_digest(path)
     try:
         spec = load(path, env=env)
     except SpecError as exc:
         raise with_import_problems(exc) from None
-    return build_app(spec)
+    add_to_path(spec.base_dir)  # where the modules are found, to digest them
+    modules = module_digests(module_names(spec))
+    app = build_app(spec)
+    app[SOURCES_KEY] = Sources(routes, tuple(sorted(modules.items())))
+    return app
 
 
 def module_names(spec: Spec) -> set[str]:

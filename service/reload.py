@@ -26,20 +26,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import importlib
 import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from .app import Application
 from .config import ServiceSettings
 from .errors import ConfigError
 from .loader import Spec, SpecError, load
-from .project import HEALTH_KEY, SPEC_KEY, Health, build_app, module_names, spec_of, with_import_problems
+from .project import (
+    HEALTH_KEY,
+    SOURCES_KEY,
+    SPEC_KEY,
+    Health,
+    Sources,
+    build_app,
+    file_digest,
+    module_digests,
+    module_file,
+    module_names,
+    spec_of,
+    with_import_problems,
+)
 from .wire import Limits
 
 __all__ = ["Reloader", "limits_of"]
@@ -56,26 +67,6 @@ def limits_of(settings: ServiceSettings) -> Limits:
         keepalive_timeout=settings.keepalive_timeout,
         max_connections=settings.max_connections,
     )
-
-
-def _digest(path: str | os.PathLike[str]) -> str | None:
-    try:
-        return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
-    except OSError:
-        return None
-
-
-def _module_file(name: str) -> str | None:
-    """The source file of a module, imported or not (one that failed to import too)."""
-    module = sys.modules.get(name)
-    file = getattr(module, "__file__", None)
-    if module is None:
-        try:
-            found = importlib.util.find_spec(name)
-        except Exception:  # a parent package that fails to import: the build reports it
-            found = None
-        file = found.origin if found is not None else None
-    return file if isinstance(file, str) and os.path.isfile(file) else None
 
 
 def describe_changes(old: Spec, new: Spec, reimported: Iterable[str] = ()) -> str:
@@ -117,8 +108,13 @@ class Reloader:
         self._running_settings = spec.settings
         self._hooks = self._hook_names(spec)
         self._modules = module_names(spec)  # named by the latest readable file, imported or not
-        self._module_digests = self._digests(self._modules)  # as last imported
-        self._fingerprint = self._take_fingerprint()
+        sources = current().get(SOURCES_KEY)
+        if isinstance(sources, Sources):  # taken before the files were read: nothing is missed
+            self._module_digests = dict(sources.modules)  # as last imported
+            self._fingerprint = (sources.routes, sources.modules)
+        else:
+            self._module_digests = module_digests(self._modules)
+            self._fingerprint = self._take_fingerprint()
 
     # -- watching ------------------------------------------------------------------------
     def request(self) -> None:
@@ -138,16 +134,13 @@ class Reloader:
             except Exception:  # a bug of ours must not end live reloading for good
                 log.exception("Reloading %s failed unexpectedly; still watching", self.path)
 
-    def _digests(self, modules: Iterable[str]) -> dict[str, str | None]:
-        return {name: _digest(file) for name in modules if (file := _module_file(name)) is not None}
-
     def _take_fingerprint(self) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
-        return _digest(self.path), tuple(sorted(self._digests(self._modules).items()))
+        return file_digest(self.path), tuple(sorted(module_digests(self._modules).items()))
 
     # -- reloading -----------------------------------------------------------------------------
     def reload(self) -> bool:
         """Build a new app from the file; swap it in if valid. True when swapped."""
-        routes_digest = _digest(self.path)  # before load() reads it: a save during the reload differs
+        routes_digest = file_digest(self.path)  # before load() reads it: a save during the reload differs
         try:
             return self._reload()
         finally:
@@ -165,7 +158,7 @@ class Reloader:
             self._modules = module_names(spec)
             # Digests taken *before* importing: a handler saved during the build
             # differs from them, so the next poll sees it.
-            before = self._digests(self._modules)
+            before = module_digests(self._modules)
             reimported = self._forget_changed_modules(self._modules)
             try:
                 if invalid is not None:
@@ -188,7 +181,7 @@ class Reloader:
             return False
         self._warn_restart_only(spec)
         for key, value in old.items():  # hooks' work (pools, stores) lives on
-            if key != SPEC_KEY:
+            if key not in (SPEC_KEY, SOURCES_KEY):
                 new[key] = value
         if isinstance(health, Health):
             health.generation += 1
@@ -207,10 +200,10 @@ class Reloader:
         importlib.invalidate_caches()
         forgotten = []
         for name in modules:
-            file = _module_file(name)
+            file = module_file(name)
             if file is None or name not in sys.modules:
                 continue  # not imported (or failed to): the build imports it
-            if name in self._module_digests and _digest(file) == self._module_digests[name]:
+            if name in self._module_digests and file_digest(file) == self._module_digests[name]:
                 continue
             # A stale .pyc can look fresh when a file changes twice within its mtime's
             # resolution with the same size; remove it so the source is compiled anew.

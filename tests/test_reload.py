@@ -858,3 +858,42 @@ async def test_reloader_applies_a_save_that_lands_while_a_reload_runs(inprocess:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize("saved", ["routes", "module"])
+async def test_reloader_applies_a_save_that_landed_while_the_server_started(
+    inprocess: Project, saved: str
+) -> None:
+    """Saved after the app was loaded but before the watcher began: not lost."""
+    project = inprocess
+    holder = Holder(load_app(project.routes), [])
+    if saved == "routes":  # the window between loading the app and starting to watch
+        project.write_routes("routes:\n  GET /a: PKG.m.one\n  GET /b: PKG.m.two\n")
+    else:
+        project.write_module("m", MODULE.replace('text="one"', 'text="one, edited"'))
+    reloader = Reloader(project.routes, current=holder.current, swap=holder.swap, interval=0.05)
+    task = asyncio.ensure_future(reloader.run())
+    try:
+        for _ in range(int(WAIT / 0.05)):
+            if holder.swaps or task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert holder.swaps, "the save made before watching began was never applied"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    if saved == "routes":
+        assert ("GET", "/b") in _paths(holder.app)
+    else:
+        handler = sys.modules[project.pkg + ".m"].one
+        assert (await handler(None)).text == "one, edited"
+
+
+async def test_reloader_does_not_reload_what_it_started_from(inprocess: Project) -> None:
+    holder = Holder(load_app(inprocess.routes), [])
+    reloader = Reloader(inprocess.routes, current=holder.current, swap=holder.swap, interval=0.02)
+    task = asyncio.ensure_future(reloader.run())
+    await asyncio.sleep(0.3)  # a dozen polls of unchanged files
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert holder.swaps == []
