@@ -7,7 +7,6 @@ bounded by a timeout.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -16,24 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serving import REPO, serve_env
 
-REPO = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, not a timing assertion
-
-
-def cli_env() -> dict[str, str]:
-    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service", *args],
         cwd=cwd,
-        env=env or cli_env(),
+        env=env or serve_env(),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -98,7 +89,7 @@ def test_check_default_file_in_cwd(project: Path) -> None:
 def test_check_file_named_by_service_routes_variable(project: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = cli_env()
+    env = serve_env()
     env["SERVICE_ROUTES"] = str(project / "routes.yaml")
     result = run(elsewhere, "check", env=env)
     assert result.returncode == 0, result.stderr

@@ -8,98 +8,21 @@ must stop it gracefully with exit code 0.
 from __future__ import annotations
 
 import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serving import REPO, ServiceProcess, tracked
 
-REPO = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 30.0  # bounds on waits, never timing assertions
-STOP_TIMEOUT = 30.0
 HTTP_TIMEOUT = 5.0
-SERVING = re.compile(r"Serving on http://127\.0\.0\.1:(\d+)")
-
-
-def cli_env() -> dict[str, str]:
-    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-class ServeProcess:
-    """``python -m service serve ...`` with its stderr drained by a thread."""
-
-    def __init__(self, routes: str, cwd: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", routes, "--host", "127.0.0.1", "--port", "0"],
-            cwd=cwd,
-            env=cli_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for_port(self) -> int:
-        """The port from the ``Serving on`` line; fails (bounded) if it never comes."""
-        while True:
-            try:
-                line = self._queue.get(timeout=START_TIMEOUT)
-            except queue.Empty:
-                pytest.fail(f"no 'Serving on' line within {START_TIMEOUT}s; stderr so far: {self.lines}")
-            if line is None:
-                pytest.fail(f"serve exited with {self.proc.wait(STOP_TIMEOUT)} before serving: {self.lines}")
-            m = SERVING.search(line)
-            if m is not None:
-                return int(m.group(1))
-
-    def terminate(self) -> int:
-        """SIGTERM, then the exit code (bounded wait)."""
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=STOP_TIMEOUT)
-        self._reader.join(timeout=STOP_TIMEOUT)
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        if self.proc.stderr is not None:
-            self._reader.join(timeout=STOP_TIMEOUT)
-            self.proc.stderr.close()
 
 
 @pytest.fixture
-def serve() -> Iterator[type[ServeProcess]]:
-    started: list[ServeProcess] = []
-
-    class Tracked(ServeProcess):
-        def __init__(self, routes: str, cwd: Path) -> None:
-            super().__init__(routes, cwd)
-            started.append(self)
-
-    yield Tracked
-    for process in started:
-        process.kill()
+def serve() -> Iterator[Callable[..., ServiceProcess]]:
+    """``serve(routes, cwd=...)`` -> a ``python -m service serve`` process, killed at teardown."""
+    with tracked() as start:
+        yield start
 
 
 def client(port: int) -> httpx.Client:
@@ -156,30 +79,30 @@ def exercise_own_service(port: int) -> None:
         assert wrong_method.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
-def test_serve_own_service_from_its_directory(serve: type[ServeProcess], project: Path) -> None:
-    process = serve("routes.yaml", project)
-    port = process.wait_for_port()
+def test_serve_own_service_from_its_directory(serve: Callable[..., ServiceProcess], project: Path) -> None:
+    process = serve("routes.yaml", cwd=project)
+    port = process.wait_serving()
     exercise_own_service(port)
     assert process.terminate() == 0, process.lines
 
 
 @pytest.mark.parametrize("how", ["absolute", "relative"])
 def test_serve_from_a_different_cwd(
-    serve: type[ServeProcess], project: Path, tmp_path: Path, how: str
+    serve: Callable[..., ServiceProcess], project: Path, tmp_path: Path, how: str
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     routes = str(project / "routes.yaml") if how == "absolute" else os.path.join("..", "proj", "routes.yaml")
-    process = serve(routes, elsewhere)
-    port = process.wait_for_port()
+    process = serve(routes, cwd=elsewhere)
+    port = process.wait_serving()
     exercise_own_service(port)
     assert process.terminate() == 0, process.lines
 
 
 # -- the repository's own example service ------------------------------------------------------------
-def test_repo_example_service(serve: type[ServeProcess], tmp_path: Path) -> None:
-    process = serve(str(REPO / "routes.yaml"), tmp_path)
-    port = process.wait_for_port()
+def test_repo_example_service(serve: Callable[..., ServiceProcess], tmp_path: Path) -> None:
+    process = serve(REPO / "routes.yaml", cwd=tmp_path)
+    port = process.wait_serving()
     with client(port) as http:
         hello = http.get("/hello")
         assert (hello.status_code, hello.text) == (200, "Hello, world!")

@@ -13,13 +13,11 @@ The last tests drive ``Reloader`` in-process with a fake current/swap pair.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -31,18 +29,16 @@ from typing import Any
 
 import httpx
 import pytest
+import serving
 
 from service.app import Application
 from service.project import HEALTH_KEY, Health, load_app, spec_of
 from service.protocol import Limits
 from service.reload import Reloader
 
-REPO = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 20.0  # upper bound for the server to log "Serving on"
-WAIT = 10.0  # upper bound for a reload to show; never a timing assertion
+WAIT = serving.WAIT  # upper bound for a reload to show; never a timing assertion
 POLL = 0.1
 HTTP_TIMEOUT = 10.0
-STOP_TIMEOUT = 20.0
 
 MODULE = """\
 from service import web
@@ -98,74 +94,13 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 # -- the server process ---------------------------------------------------------------------
-def serve_env() -> dict[str, str]:
-    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+class ServiceProcess(serving.ServiceProcess):
+    """The served project, with the HTTP helpers these tests poll it through."""
 
-
-class ServiceProcess:
-    """One ``python -m service serve`` and everything it logs."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, name="service-log", daemon=True)
-        self._reader.start()
-        self.port = 0
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._client: httpx.Client | None = None
         self.stopped = False
-
-    def _read(self) -> None:
-        stream = self.proc.stdout
-        assert stream is not None
-        with contextlib.suppress(ValueError, OSError):  # the pipe closed under us at teardown
-            for line in stream:
-                with self._cond:
-                    self.lines.append(line.rstrip("\n"))
-                    self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
-
-    # -- the log ----------------------------------------------------------------------------
-    def log(self) -> str:
-        with self._cond:
-            return "\n".join(self.lines)
-
-    def mark(self) -> int:
-        """An index into the log: ``wait_log(..., since=mark)`` looks only at later lines."""
-        with self._cond:
-            return len(self.lines)
-
-    def find_log(self, pattern: str, *, since: int = 0) -> re.Match[str] | None:
-        regex = re.compile(pattern)
-        with self._cond:
-            for line in self.lines[since:]:
-                found = regex.search(line)
-                if found:
-                    return found
-        return None
-
-    def wait_log(self, pattern: str, *, since: int = 0, timeout: float = WAIT) -> re.Match[str]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        seen = since
-        with self._cond:
-            while True:
-                for line in self.lines[seen:]:
-                    found = regex.search(line)
-                    if found:
-                        return found
-                seen = len(self.lines)
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
-                    break
-                self._cond.wait(min(left, 0.5))
-            text = "\n".join(self.lines)
-        raise AssertionError(f"no log line matching {pattern!r} within {timeout} s; log:\n{text}")
 
     # -- HTTP ---------------------------------------------------------------------------------
     @property
@@ -227,10 +162,6 @@ class ServiceProcess:
         return result
 
     # -- stopping -----------------------------------------------------------------------------
-    def signal(self, sig: signal.Signals) -> None:
-        assert self.proc.poll() is None, f"the server exited early; log:\n{self.log()}"
-        self.proc.send_signal(sig)
-
     def close_client(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -239,24 +170,15 @@ class ServiceProcess:
     def stop(self) -> None:
         """SIGTERM, then the exit code must be 0."""
         self.close_client()
-        self.signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(timeout=STOP_TIMEOUT)
+            code = self.terminate()
         finally:
             self.stopped = True
-        self._reader.join(timeout=STOP_TIMEOUT)
         assert code == 0, f"exit code {code}; log:\n{self.log()}"
 
     def kill(self) -> None:
-        """Teardown: whatever state it is in, the process and its pipe are gone."""
         self.close_client()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        self._reader.join(timeout=STOP_TIMEOUT)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        super().kill()
 
 
 Serve = Callable[..., ServiceProcess]
@@ -268,30 +190,9 @@ def serve() -> Iterator[Serve]:
     started: list[ServiceProcess] = []
 
     def start(project: Project, *flags: str) -> ServiceProcess:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service",
-                "serve",
-                str(project.routes),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                *flags,
-            ],
-            cwd=project.root,
-            env=serve_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        server = ServiceProcess(proc)
+        server = ServiceProcess(project.routes, *flags, cwd=project.root)
         started.append(server)
-        found = server.wait_log(r"Serving on http://127\.0\.0\.1:(\d+)", timeout=START_TIMEOUT)
-        server.port = int(found.group(1))
+        server.wait_serving()
         return server
 
     try:

@@ -11,18 +11,14 @@ attempted after the signal are refused or closed, never left hanging.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from serving import ServiceProcess
 
-REPO = Path(__file__).resolve().parent.parent.parent
 LIMIT = 30.0
 
 HANDLERS = """
@@ -48,12 +44,6 @@ async def hang(request):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Load:
     """A served project and keep-alive clients sending ``GET /slow`` in a loop."""
 
@@ -65,26 +55,13 @@ class Load:
         )
         self.notes = tmp_path / "started.txt"
         self.notes.write_text("")
-        self.port = _free_port()
-        env = {**os.environ, "PYTHONPATH": str(REPO), "STARTED_FILE": str(self.notes)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "routes.yaml", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        self.server = ServiceProcess("routes.yaml", cwd=tmp_path, env={"STARTED_FILE": str(self.notes)})
+        self.port = self.server.wait_serving()
         self.answered: set[str] = set()
         self.problems: list[str] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
-        deadline = time.monotonic() + LIMIT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
 
     def start_clients(self, count: int) -> None:
         for number in range(count):
@@ -123,8 +100,7 @@ class Load:
 
     def terminate_and_wait(self) -> int:
         """SIGTERM; the exit code (within the bound), once the clients have finished."""
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(LIMIT)
+        code = self.server.terminate()
         self.stop.set()
         for thread in self.threads:
             thread.join(LIMIT)
@@ -132,9 +108,7 @@ class Load:
 
     def close(self) -> None:
         self.stop.set()
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(LIMIT)
+        self.server.kill()
 
     def noted(self) -> list[str]:
         return self.notes.read_text().split()

@@ -1,0 +1,152 @@
+"""``python -m service serve`` as a child process, for tests that need the real command.
+
+Everything it writes (stdout and stderr, merged) is read by a thread into
+``lines`` as it comes. Every wait is bounded; none asserts how long anything took.
+Only 127.0.0.1 is ever used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 20.0  # upper bound for the server to log "Serving on"
+STOP_TIMEOUT = 30.0  # upper bound for the process to exit after a signal
+WAIT = 10.0  # default upper bound for a log line to appear
+SERVING = r"Serving on http://127\.0\.0\.1:(\d+)"
+
+
+def serve_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without the variables that would change what serve does, plus ``extra``."""
+    unset = {"SERVICE_ROUTES", "HOST", "PORT", "SERVICE_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+class ServiceProcess:
+    """One ``python -m service serve ROUTES --host 127.0.0.1 --port PORT FLAGS...``."""
+
+    def __init__(
+        self,
+        routes: str | os.PathLike[str],
+        *flags: str,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", os.fspath(routes),
+             "--host", "127.0.0.1", "--port", str(port), *flags],
+            cwd=cwd, env=serve_env(env), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self.port = port
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="service-log", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        with contextlib.suppress(ValueError, OSError):  # the pipe closed under us at teardown
+            for line in stream:
+                with self._cond:
+                    self.lines.append(line.rstrip("\n"))
+                    self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- the log ----------------------------------------------------------------------------
+    def log(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def mark(self) -> int:
+        """An index into the log: ``wait_log(..., since=mark)`` looks only at later lines."""
+        with self._cond:
+            return len(self.lines)
+
+    def find_all(self, pattern: str, *, since: int = 0) -> list[re.Match[str]]:
+        regex = re.compile(pattern)
+        with self._cond:
+            return [m for line in self.lines[since:] if (m := regex.search(line))]
+
+    def find_log(self, pattern: str, *, since: int = 0) -> re.Match[str] | None:
+        found = self.find_all(pattern, since=since)
+        return found[0] if found else None
+
+    def wait_log(
+        self, pattern: str, *, since: int = 0, count: int = 1, timeout: float = WAIT
+    ) -> re.Match[str]:
+        """The ``count``-th line matching ``pattern`` (after ``since``), once it has come."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [m for line in self.lines[since:] if (m := regex.search(line))]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    break
+                self._cond.wait(min(left, 0.5))
+            text = "\n".join(self.lines)
+        state = f"exited with {self.proc.poll()}" if self.proc.poll() is not None else "still running"
+        raise AssertionError(f"no {count} x {pattern!r} within {timeout} s ({state}); log:\n{text}")
+
+    def wait_serving(self) -> int:
+        """The port from the ``Serving on`` line (also kept in ``port``)."""
+        self.port = int(self.wait_log(SERVING, timeout=START_TIMEOUT).group(1))
+        return self.port
+
+    # -- stopping -----------------------------------------------------------------------------
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc.poll() is None, f"the server exited early; log:\n{self.log()}"
+        self.proc.send_signal(sig)
+
+    def terminate(self) -> int:
+        """SIGTERM, then the exit code (bounded wait), with the whole log read."""
+        self.signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        return code
+
+    def kill(self) -> None:
+        """Teardown: whatever state it is in, the process and its pipe are gone."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@contextlib.contextmanager
+def tracked() -> Iterator[Callable[..., ServiceProcess]]:
+    """A ``ServiceProcess`` factory whose processes are all killed on exit (for fixtures)."""
+    started: list[ServiceProcess] = []
+
+    def start(*args: object, **kwargs: object) -> ServiceProcess:
+        process = ServiceProcess(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.kill()
