@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "Issue", "ListenError", "ProtocolError", "RouteError", "ServiceError"]
+__all__ = ["ConfigError", "Issue", "ListenError", "Location", "ProtocolError", "RouteError", "ServiceError"]
 
 
 class ServiceError(Exception):
@@ -34,6 +34,21 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.where}: {self.what}"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a configuration file, ``file:line:col`` (1-based)."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def issue(self, where: str, what: str) -> Issue:
+        return Issue(self.file, self.line, self.col, where, what)
 
 
 class ConfigError(ServiceError):
