@@ -135,7 +135,7 @@ class HttpProtocol(asyncio.Protocol):
         self._content_length: int | None = None
         self._transfer_encoding: bytes | None = None  # every Transfer-Encoding value, joined
         self._expect_continue = False
-        self._connection_seen = False  # the head has a Connection field (see on_headers_complete)
+        self._connection_seen = False  # a Connection or Proxy-Connection field (see on_headers_complete)
         self._current: Request | None = None  # the request whose body is being parsed
         self._queue: deque[Request] = deque()
         self._answering = False  # a coroutine is answering the queue (eagerly or in the runner)
@@ -271,7 +271,9 @@ class HttpProtocol(asyncio.Protocol):
             self._transfer_encoding = value if te is None else te + b"," + value
         elif size == 6 and name.lower() == b"expect":
             self._expect_continue = value.lower() == b"100-continue"
-        elif size == 10 and name.lower() == b"connection":
+        elif (size == 10 and name.lower() == b"connection") or (
+            size == 16 and name.lower() == b"proxy-connection"  # llhttp reads it as Connection
+        ):
             self._connection_seen = True
 
     def _on_trailer(self, name: bytes, value: bytes) -> None:
@@ -307,7 +309,7 @@ class HttpProtocol(asyncio.Protocol):
         if keep_alive and not self._connection_seen:
             # PERF: get_http_version() formats a new string on every call. llhttp accepts
             # only HTTP/0.9, 1.0, 1.1 and 2.0, and of these only 1.1 keeps a connection
-            # alive without a Connection header: this is 1.1.
+            # alive without a Connection (or Proxy-Connection) field: this is 1.1.
             version = HTTP11
         else:
             self._connection_seen = False

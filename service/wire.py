@@ -58,8 +58,9 @@ class Limits:
 
 VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
 # Lengths of the header names the parser notes: Content-Length, Transfer-Encoding and
-# Expect (they frame a message), Connection (see HttpProtocol.on_headers_complete).
-NOTED_NAME_SIZES = frozenset((14, 17, 6, 10))
+# Expect (they frame a message), Connection and Proxy-Connection (see
+# HttpProtocol.on_headers_complete).
+NOTED_NAME_SIZES = frozenset((14, 17, 6, 10, 16))
 _ABSOLUTE_FORM = re.compile(rb"(?i)https?://[^/?#]*")
 METHOD_NAMES: dict[bytes, str] = {}
 

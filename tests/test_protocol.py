@@ -573,27 +573,29 @@ def _version_app() -> Application:
     return app
 
 
-# (HTTP version, Connection field or None, what the handler sees). The protocol infers
-# 1.1 from llhttp's keep-alive answer when no Connection field is present, and asks the
-# parser otherwise; every combination must agree with the request line.
+# (HTTP version, a Connection-like field or None, what the handler sees). The protocol
+# infers 1.1 from llhttp's keep-alive answer when no such field is present, and asks the
+# parser otherwise; every combination must agree with the request line. llhttp reads
+# Proxy-Connection as Connection, so it counts too.
 VERSION_ROWS = [
     ("1.1", None, b"1.1 True"),
-    ("1.1", "keep-alive", b"1.1 True"),
-    ("1.1", "close", b"1.1 False"),
-    ("1.1", "Keep-Alive, TE", b"1.1 True"),
+    ("1.1", "Connection: keep-alive", b"1.1 True"),
+    ("1.1", "Connection: close", b"1.1 False"),
+    ("1.1", "Connection: Keep-Alive, TE", b"1.1 True"),
+    ("1.1", "Proxy-Connection: close", b"1.1 False"),
     ("1.0", None, b"1.0 False"),
-    ("1.0", "keep-alive", b"1.0 True"),
-    ("1.0", "close", b"1.0 False"),
+    ("1.0", "Connection: keep-alive", b"1.0 True"),
+    ("1.0", "Connection: close", b"1.0 False"),
+    ("1.0", "Proxy-Connection: keep-alive", b"1.0 True"),
 ]
 
 
-@pytest.mark.parametrize(("version", "connection", "seen"), VERSION_ROWS)
+@pytest.mark.parametrize(("version", "field", "seen"), VERSION_ROWS)
 async def test_the_handler_sees_the_version_and_keep_alive_of_the_request_line(
-    connect: Callable[..., Conn], version: str, connection: str | None, seen: bytes
+    connect: Callable[..., Conn], version: str, field: str | None, seen: bytes
 ) -> None:
     conn = connect(_version_app())
-    headers = [f"Connection: {connection}"] if connection else []
-    await conn.send(get("/v", *headers, version=version))
+    await conn.send(get("/v", *([field] if field else []), version=version))
     assert split_responses(conn.out)[0][2] == seen
 
 
@@ -610,9 +612,12 @@ async def test_versions_alternating_on_one_connection_are_each_seen(connect: Cal
     assert conn.closed
 
 
-async def test_an_unknown_version_asking_for_keep_alive_is_still_505(connect: Callable[..., Conn]) -> None:
+@pytest.mark.parametrize("field", ["Connection: keep-alive", "Proxy-Connection: keep-alive"])
+async def test_an_unknown_version_asking_for_keep_alive_is_still_505(
+    connect: Callable[..., Conn], field: str
+) -> None:
     conn = connect(_version_app())
-    await conn.send(get("/v", "Connection: keep-alive", version="2.0"))
+    await conn.send(get("/v", field, version="2.0"))
     assert_error(conn.out, 505)
     assert conn.closed
 
