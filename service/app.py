@@ -36,6 +36,8 @@ def _not_a_handler_failure(exc: BaseException, request: Request) -> bool:
     """Whether ``exc`` is the server's business, to pass on rather than answer with a 500."""
     if isinstance(exc, GeneratorExit):
         return True  # the coroutine itself is being closed: it may not answer
+    if isinstance(exc, KeyboardInterrupt):
+        return True  # Ctrl-C that happened to land in the handler: it stops the program as usual
     if isinstance(exc, asyncio.CancelledError):
         # The server cancelled the handler (a forced shutdown). A CancelledError nobody
         # asked for -- the handler awaited something cancelled elsewhere -- is its bug.
@@ -186,7 +188,7 @@ class Application(MutableMapping[str, Any]):
                 return response
             if isinstance(response, HTTPException):
                 response = response.as_response()  # inside the boundary: it can fail too
-        except BaseException as exc:  # SystemExit too: a handler cannot end the server (uvicorn agrees)
+        except BaseException as exc:  # SystemExit too: a handler cannot end the server
             if _not_a_handler_failure(exc, request):
                 raise
             error_log.exception("Error handling %s %s", request.method, request.path)

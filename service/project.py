@@ -8,7 +8,7 @@ name is resolved before the first error is raised, so one run lists them all.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib.machinery
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -68,14 +68,33 @@ def file_digest(path: str | os.PathLike[str]) -> str | None:
 def module_file(name: str) -> str | None:
     """The source file of a module, imported or not (one that failed to import too)."""
     module = sys.modules.get(name)
-    file = getattr(module, "__file__", None)
-    if module is None:
-        try:
-            found = importlib.util.find_spec(name)
-        except Exception:  # a parent package that fails to import: the build reports it
-            found = None
-        file = found.origin if found is not None else None
+    file = getattr(module, "__file__", None) if module is not None else _find_source(name)
     return file if isinstance(file, str) and os.path.isfile(file) else None
+
+
+def _find_source(name: str) -> str | None:
+    """Where ``name`` would be imported from, found without importing it or its packages.
+
+    (``importlib.util.find_spec`` imports the parent packages, whose ``__init__`` may
+    import the very module whose digest is wanted before it is taken.)
+    """
+    search: list[str] | None = None  # None: sys.path
+    found = None
+    parts = name.split(".")
+    for depth in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:depth])
+        loaded = sys.modules.get(prefix)
+        if loaded is not None and depth < len(parts):
+            search = list(getattr(loaded, "__path__", None) or [])
+            continue
+        try:
+            found = importlib.machinery.PathFinder.find_spec(prefix, search)
+        except (ImportError, ValueError):
+            return None
+        if found is None:
+            return None
+        search = list(found.submodule_search_locations or [])
+    return found.origin if found is not None else None
 
 
 def module_digests(names: Iterable[str]) -> dict[str, str | None]:

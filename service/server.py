@@ -125,12 +125,14 @@ class Server:
         if self._server is not None:
             self._server.close()
         try:
-            await self.app.shutdown()
-        finally:
-            await self._close_connections()
+            try:
+                await self.app.shutdown()
+            finally:
+                await self._close_connections()
+                await self.app.cleanup()
+        finally:  # even when the shutdown itself is cancelled or fails
             if self._watchdog is not None:
                 self._watchdog.stop()
-            await self.app.cleanup()
 
     async def _close_connections(self) -> None:
         ctx = self._ctx

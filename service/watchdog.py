@@ -40,7 +40,9 @@ class Watchdog:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop_thread = threading.get_ident()
         self._tick(loop)
-        self._thread = threading.Thread(target=self._watch, name="service-watchdog", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, args=(loop,), name="service-watchdog", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -53,9 +55,14 @@ class Watchdog:
         self._last = time.monotonic()
         self._timer = loop.call_later(self._interval, self._tick, loop)
 
-    def _watch(self) -> None:
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
         blocked_since: float | None = None
         while not self._stop.wait(self._interval):
+            if loop.is_closed():
+                return  # the server was never stopped properly: nothing left to watch
+            if not loop.is_running():
+                blocked_since = None  # stopped between runs (run_until_complete), not blocked
+                continue
             last = self._last
             stalled = time.monotonic() - last
             if blocked_since is None and stalled > self.threshold:

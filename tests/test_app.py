@@ -379,6 +379,14 @@ async def _raise_cancelled(request: Request) -> Response:
     raise asyncio.CancelledError
 
 
+async def _raise_system_exit(request: Request) -> Response:
+    raise SystemExit(3)
+
+
+async def _raise_keyboard_interrupt(request: Request) -> Response:
+    raise KeyboardInterrupt
+
+
 async def _await_a_cancelled_future(request: Request) -> Response:
     future = asyncio.get_running_loop().create_future()
     future.cancel()
@@ -395,6 +403,10 @@ async def _await_a_cancelled_future(request: Request) -> Response:
         # Nobody cancelled the handler: a stray CancelledError is its bug.
         pytest.param(_raise_cancelled, True, 500, id="stray-cancelled-error"),
         pytest.param(_await_a_cancelled_future, True, 500, id="awaited-a-cancelled-future"),
+        # A handler cannot end the server by itself; a signal can.
+        pytest.param(_raise_system_exit, True, 500, id="system-exit"),
+        # Ctrl-C landing while the handler runs is not its doing: it goes on stopping the program.
+        pytest.param(_raise_keyboard_interrupt, True, KeyboardInterrupt, id="keyboard-interrupt"),
     ],
 )
 async def test_which_resets_and_cancellations_are_a_handler_failure(

@@ -32,7 +32,7 @@ import pytest
 import serving
 
 from service.app import Application
-from service.project import HEALTH_KEY, Health, load_app, spec_of
+from service.project import HEALTH_KEY, Health, load_app, module_file, spec_of
 from service.protocol import Limits
 from service.reload import Reloader
 
@@ -798,3 +798,21 @@ async def test_reloader_does_not_reload_what_it_started_from(inprocess: Project)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert holder.swaps == []
+
+
+def test_a_module_file_is_found_without_importing_its_package(tmp_path: Path) -> None:
+    """Its digest must come before any import: the package's __init__ may import it."""
+    pkg = f"h_{uuid.uuid4().hex}"
+    (tmp_path / pkg / "sub").mkdir(parents=True)
+    (tmp_path / pkg / "__init__.py").write_text("raise RuntimeError('imported too early')\n")
+    (tmp_path / pkg / "sub" / "__init__.py").write_text("")
+    (tmp_path / pkg / "sub" / "mod.py").write_text("X = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert module_file(f"{pkg}.sub.mod") == str(tmp_path / pkg / "sub" / "mod.py")
+        assert module_file(f"{pkg}.sub.missing") is None
+        assert module_file(f"{pkg}_absent.mod") is None
+        assert pkg not in sys.modules
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.path_importer_cache.pop(str(tmp_path), None)

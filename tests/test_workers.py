@@ -50,7 +50,11 @@ def supervised(project: Path) -> Iterator[Supervised]:
     try:
         yield server
     finally:
-        # Workers first: they hold the log pipe open too.
+        # The supervisor first (alive, it would restart the workers), then the workers,
+        # which hold the log pipe open too; then the pipe is read to its end.
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(LIMIT)
         for pid in server.worker_pids().values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

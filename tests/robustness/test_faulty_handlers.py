@@ -62,11 +62,6 @@ async def _calls_sys_exit(request: Request) -> Response:
     raise SystemExit(3)
 
 
-async def _raises_keyboard_interrupt(request: Request) -> Response:
-    await asyncio.sleep(0)
-    raise KeyboardInterrupt
-
-
 def _returns(value: Any) -> Callable[[Request], Awaitable[Any]]:
     async def handler(request: Request) -> Any:
         return value
@@ -119,7 +114,6 @@ FAULTS = [
     Fault("stray-cancel", _stray_cancelled_error, 500, True, "nobody cancelled it: a bug, not a disconnect"),
     Fault("cancelled-future", _awaits_a_cancelled_future, 500, True, "awaited something cancelled elsewhere"),
     Fault("sys-exit", _calls_sys_exit, 500, True, "a handler cannot end the server; SIGTERM can"),
-    Fault("keyboard-interrupt", _raises_keyboard_interrupt, 500, True, "nor can a stray KeyboardInterrupt"),
     Fault("returns-none", _returns(None), 500, True, "forgot the return statement"),
     Fault("returns-str", _returns("hello"), 500, True, "a str is not a Response"),
     Fault("returns-dict", _returns({"a": 1}), 500, True, "nor is a dict (json_response is)"),
@@ -244,7 +238,7 @@ async def test_a_handler_blocking_the_loop_is_named_in_a_warning(
         ]
 
     await _wait_for(lambda: bool(lines("runs again")))
+    # The warning shows the line that blocks, so the mistake can be found. (Other
+    # stalls of a slow machine may be reported too; this one must be among them.)
     blocked = lines("has been blocked")
-    assert len(blocked) == 1, blocked
-    # The warning shows the line that blocks, so the mistake can be found.
-    assert "in blocker" in blocked[0] and "time.sleep(1.0)" in blocked[0], blocked[0]
+    assert any("in blocker" in m and "time.sleep(1.0)" in m for m in blocked), blocked

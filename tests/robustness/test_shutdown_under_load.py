@@ -139,7 +139,7 @@ def test_sigterm_under_load_answers_every_started_request(tmp_path: Path) -> Non
 def test_past_the_shutdown_timeout_hanging_handlers_are_cancelled_and_the_process_exits(
     tmp_path: Path,
 ) -> None:
-    load = Load(tmp_path, shutdown_timeout="1s")
+    load = Load(tmp_path, shutdown_timeout="3s")  # ample for the 0.3 s requests, not for /hang
     hanging = [socket.create_connection(("127.0.0.1", load.port), timeout=LIMIT) for _ in range(2)]
     try:
         for sock in hanging:
