@@ -191,12 +191,13 @@ class Application(MutableMapping[str, Any]):
         except BaseException as exc:  # SystemExit too: a handler cannot end the server
             if _not_a_handler_failure(exc, request):
                 raise
-            error_log.exception("Error handling %s %s", request.method, request.path)
+            # Logged as sent, never percent-decoded: a decoded %0d%0a could forge log lines.
+            error_log.exception("Error handling %s %s", request.method, request.raw_path)
             return Response(status=500, text=INTERNAL_ERROR_TEXT)
         if isinstance(response, StreamResponse):
             return response
         error_log.error(
-            "Handler for %s %s returned %r, not a Response", request.method, request.path, response
+            "Handler for %s %s returned %r, not a Response", request.method, request.raw_path, response
         )
         return Response(status=500, text=INTERNAL_ERROR_TEXT)
 

@@ -46,6 +46,7 @@ from .wire import (
     NOTED_NAME_SIZES,
     VERSIONS,
     Limits,
+    check_host,
     check_transfer_encoding,
     error_bytes,
     method_name,
@@ -102,6 +103,7 @@ class HttpProtocol(asyncio.Protocol):
         "_transfer_encoding",
         "_expect_continue",
         "_connection_seen",
+        "_host_count",
         "_current",
         "_queue",
         "_answering",
@@ -136,6 +138,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transfer_encoding: bytes | None = None  # every Transfer-Encoding value, joined
         self._expect_continue = False
         self._connection_seen = False  # a Connection or Proxy-Connection field (see on_headers_complete)
+        self._host_count = 0
         self._current: Request | None = None  # the request whose body is being parsed
         self._queue: deque[Request] = deque()
         self._answering = False  # a coroutine is answering the queue (eagerly or in the runner)
@@ -264,7 +267,10 @@ class HttpProtocol(asyncio.Protocol):
         self._header_bytes += size + len(value)
         if size not in NOTED_NAME_SIZES:
             return
-        if size == 14 and name.lower() == b"content-length":
+        if size == 4:  # first: nearly every request has one
+            if name.lower() == b"host":
+                self._host_count += 1
+        elif size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
         elif size == 17 and name.lower() == b"transfer-encoding":
             te = self._transfer_encoding
@@ -296,7 +302,7 @@ class HttpProtocol(asyncio.Protocol):
             raise ProtocolError(431, "request header fields too large")
         target = self._url
         if target[:1] != b"/":
-            target = origin_form(target)
+            target = origin_form(target, self._parser.get_method())
         raw_path, question, raw_query = target.partition(b"?")
         try:
             path = raw_path.decode("ascii")
@@ -311,12 +317,16 @@ class HttpProtocol(asyncio.Protocol):
             # only HTTP/0.9, 1.0, 1.1 and 2.0, and of these only 1.1 keeps a connection
             # alive without a Connection (or Proxy-Connection) field: this is 1.1.
             version = HTTP11
+            if self._host_count != 1:
+                check_host(self._host_count, version)
         else:
             self._connection_seen = False
             known = VERSIONS.get(parser.get_http_version())
             if known is None:
                 raise ProtocolError(505, f"HTTP/{parser.get_http_version()} is not supported")
             version = known
+            check_host(self._host_count, version)
+        self._host_count = 0
         app = self._ctx.app  # read per request: a reload swaps it between requests
         length = self._content_length
         chunked = self._transfer_encoding is not None
@@ -473,7 +483,7 @@ class HttpProtocol(asyncio.Protocol):
             keep_alive = self._keep_alive(request, response)
             data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
         except (ValueError, TypeError, UnicodeEncodeError):
-            error_log.exception("Cannot render the response to %s %s", request.method, request.path)
+            error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
             response = Response(status=500, text=INTERNAL_ERROR_TEXT)
             keep_alive = self._keep_alive(request, response)
             data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
@@ -492,7 +502,13 @@ class HttpProtocol(asyncio.Protocol):
                 await response.prepare(request)
                 await response.write_eof()
         elif started is response:
-            await response.write_eof()
+            try:
+                await response.write_eof()
+            except RuntimeError:  # fewer bytes than its Content-Length: the message cannot end
+                error_log.exception("Cannot finish the response to %s %s", request.method, request.raw_path)
+                request.keep_alive = False
+                self._abort()
+                return
         else:
             # A streamed response was begun, then a different one returned (for example
             # a 500 after the handler failed mid-stream): the message cannot be finished.
@@ -504,7 +520,7 @@ class HttpProtocol(asyncio.Protocol):
                 '%s "%s %s HTTP/%d.%d" %d',
                 self._remote,
                 request.method,
-                request.path_qs,
+                request.raw_path,  # as sent (llhttp admits no control byte): decoded, it could forge lines
                 request.version.major,
                 request.version.minor,
                 response.status,

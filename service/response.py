@@ -16,6 +16,7 @@ this module knows nothing of sockets.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
@@ -42,7 +43,14 @@ _PREFIXES: dict[tuple[int, str | None, str | None], bytes] = {}
 # PERF: the most common key, 200 in UTF-8, looked up by content type alone.
 _OK_UTF8_PREFIXES: dict[str, bytes] = {}
 _LENGTH_LINES: dict[int, bytes] = {}
-_FORBIDDEN_IN_HEADERS = frozenset("\r\n\x00")
+# RFC 9110 section 5.1 and 5.5: a field name is a token; a value (and a reason
+# phrase) is visible characters, spaces and tabs -- no CR, LF, NUL or other control.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+# The message's framing is the server's to write (RFC 9112 section 6): a handler's
+# own Transfer-Encoding could contradict it, and so could a Content-Length, which is
+# taken as the declared length instead of being sent as written.
+_FRAMING = frozenset(("content-length", "transfer-encoding"))
 
 
 def reason_phrase(status: int) -> str:
@@ -77,9 +85,16 @@ def _length_line(size: int) -> bytes:
 
 
 def _check_header_text(text: str) -> None:
-    """Refuse CR, LF and NUL so no handler can split a response (RFC 9110 5.5)."""
-    if not _FORBIDDEN_IN_HEADERS.isdisjoint(text):
-        raise ValueError(f"header text may not contain CR, LF or NUL: {text!r}")
+    """Refuse CR, LF, NUL and other controls so no handler can split a response."""
+    if _FIELD_TEXT.fullmatch(text) is None:
+        raise ValueError(f"header text may not contain CR, LF or NUL, nor any other control: {text!r}")
+
+
+def _declared_length(value: str) -> int:
+    """A ``Content-Length`` a handler set: digits only (RFC 9110 section 8.6)."""
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"Content-Length must be a number of bytes, not {value!r}")
+    return int(value)
 
 
 class _DateCache:
@@ -127,6 +142,7 @@ class StreamResponse:
         "_eof_sent",
         "_keep_alive",
         "_force_close",
+        "_sent",
     )
 
     def __init__(
@@ -151,6 +167,7 @@ class StreamResponse:
         self._eof_sent = False
         self._keep_alive = True
         self._force_close = False
+        self._sent = 0  # body bytes written, when a Content-Length frames them
 
     # -- attributes handlers set -------------------------------------------
     @property
@@ -215,12 +232,16 @@ class StreamResponse:
         if ct is not None and "content-type" not in self.headers:
             parts.append(_ct_line(ct))
         for name, value in self.headers._items:
-            _check_header_text(name)
-            _check_header_text(value)
-            if ":" in name or not name:
+            if _TOKEN.fullmatch(name) is None:
                 raise ValueError(f"invalid header name {name!r}")
+            _check_header_text(value)
+            lowered = name.lower()
+            if lowered in _FRAMING:
+                if lowered == "transfer-encoding":
+                    raise ValueError("Transfer-Encoding is the server's to set (StreamResponse chunks)")
+                continue  # Content-Length: checked against the body by the caller, written below
             parts.append(f"{name}: {value}\r\n".encode("latin-1"))
-        if length is not None and "content-length" not in self.headers:
+        if length is not None:
             parts.append(b"Content-Length: %d\r\n" % length)
         elif self._chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
@@ -239,6 +260,12 @@ class StreamResponse:
             return self._writer
         writer, keep_alive, http10, head_only = request._begin_response(self)
         length = self._content_length
+        declared = self._headers.get("Content-Length") if self._headers else None
+        if declared is not None:  # aiohttp's way of declaring it: as a header
+            size = _declared_length(declared)
+            if length is not None and size != length:
+                raise ValueError(f"Content-Length header {declared!r} contradicts content_length={length}")
+            length = self._content_length = size
         if length is None and not head_only and self.status not in (204, 304):
             if http10:
                 keep_alive = False  # the end of the body is the end of the connection
@@ -263,6 +290,11 @@ class StreamResponse:
         if self._chunked:
             writer.write(b"%x\r\n" % len(data) + bytes(data) + b"\r\n")
         else:
+            if self._content_length is not None:
+                # More than declared would be read by the client as the next response.
+                self._sent += len(data)
+                if self._sent > self._content_length:
+                    raise RuntimeError(f"write() past the declared Content-Length of {self._content_length}")
             writer.write(bytes(data))
         await writer.drain()
 
@@ -276,6 +308,11 @@ class StreamResponse:
         self._eof_sent = True
         if self._chunked and not self._head_only:
             self._writer.write(b"0\r\n\r\n")
+        elif not self._head_only and self._content_length is not None and self._sent < self._content_length:
+            # The client waits for the missing bytes: only closing the connection ends it.
+            raise RuntimeError(
+                f"write_eof() after {self._sent} of the {self._content_length} bytes Content-Length declared"
+            )
         await self._writer.drain()
 
 
@@ -363,7 +400,15 @@ class Response(StreamResponse):
         body = self._body
         no_body = status < 200 or status == 204 or status == 304
         if self._headers or self.reason is not None:
-            head = self._render_head(keep_alive, http10, None if no_body else len(body))
+            size = None if no_body else len(body)
+            declared = self._headers.get("Content-Length") if self._headers else None
+            if declared is not None:
+                given = _declared_length(declared)
+                if head_only or status == 304:
+                    size = given  # it describes the body a GET would get (RFC 9110 section 8.6)
+                elif not no_body and given != size:  # (1xx and 204 never send one)
+                    raise ValueError(f"Content-Length header {declared!r} but the body is {size} bytes")
+            head = self._render_head(keep_alive, http10, size)
             return head if head_only or no_body else head + body
         # PERF: the common case: cached status + Content-Type and Content-Length
         # lines, then one join.

@@ -197,6 +197,18 @@ class _Table:
     dynamic: dict[str, dict[str, _Group]] = field(default_factory=dict)
     # prefix -> [(compiled full pattern, methods)], for 405 on the slow path
     resources: dict[str, list[tuple[re.Pattern[str], frozenset[str]]]] = field(default_factory=dict)
+    every_method: frozenset[str] = frozenset()  # of the whole table, for OPTIONS *
+
+
+def _implied(methods: set[str]) -> frozenset[str]:
+    """``methods`` with what they imply: every method for ``*``; HEAD by GET; OPTIONS."""
+    if not methods:
+        return frozenset()
+    allowed = set(METHODS) if ANY_METHOD in methods else set(methods)
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    allowed.add("OPTIONS")
+    return frozenset(allowed)
 
 
 class Router:
@@ -294,6 +306,7 @@ class Router:
         for pattern, methods in shapes.values():
             compiled = re.compile(pattern.regex())
             table.resources.setdefault(pattern.prefix, []).append((compiled, frozenset(methods)))
+        table.every_method = _implied({route.method for route in self._routes}) | {"OPTIONS"}
         self._table = table
 
     def _candidates(self, method: str) -> list[Route]:
@@ -345,10 +358,15 @@ class Router:
         return None, None, self.allowed_methods(path)
 
     def allowed_methods(self, path: str) -> frozenset[str]:
-        """Every method some route answers for ``path`` (with HEAD and OPTIONS implied)."""
+        """Every method some route answers for ``path`` (with HEAD and OPTIONS implied).
+
+        The path ``*`` (of ``OPTIONS *``) stands for the whole table.
+        """
         table = self._table
         if table is None:
             raise RuntimeError("freeze() the router before resolving")
+        if path == "*":
+            return table.every_method
         allowed = set(table.static.get(path, ()))
         end = len(path)
         while end > 0:
@@ -358,13 +376,7 @@ class Router:
             for compiled, methods in table.resources.get(path[: end + 1], ()):
                 if compiled.fullmatch(path):
                     allowed |= methods
-        if ANY_METHOD in allowed:
-            allowed = set(METHODS)
-        if allowed:
-            if "GET" in allowed:
-                allowed.add("HEAD")
-            allowed.add("OPTIONS")
-        return frozenset(allowed)
+        return _implied(allowed)
 
     # -- reverse ------------------------------------------------------------------
     def url_for(self, name: str, /, **params: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .errors import ProtocolError
-from .request import HTTP10, HTTP11
+from .request import HTTP10, HTTP11, HttpVersion
 from .response import date_cache, reason_phrase
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "METHOD_NAMES",
     "VERSIONS",
     "Limits",
+    "check_host",
     "check_transfer_encoding",
     "error_bytes",
     "method_name",
@@ -57,10 +58,10 @@ class Limits:
 
 
 VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
-# Lengths of the header names the parser notes: Content-Length, Transfer-Encoding and
-# Expect (they frame a message), Connection and Proxy-Connection (see
-# HttpProtocol.on_headers_complete).
-NOTED_NAME_SIZES = frozenset((14, 17, 6, 10, 16))
+# Lengths of the header names the parser notes: Host (counted: RFC 9112 section 3.2),
+# Content-Length, Transfer-Encoding and Expect (they frame a message), Connection and
+# Proxy-Connection (see HttpProtocol.on_headers_complete).
+NOTED_NAME_SIZES = frozenset((4, 14, 17, 6, 10, 16))
 _ABSOLUTE_FORM = re.compile(rb"(?i)https?://[^/?#]*")
 METHOD_NAMES: dict[bytes, str] = {}
 
@@ -92,8 +93,10 @@ def error_bytes(status: int, detail: str = "") -> bytes:
     )
 
 
-def origin_form(target: bytes) -> bytes:
-    """The path (and query) of an absolute-form target, or 400 for any other form."""
+def origin_form(target: bytes, method: bytes) -> bytes:
+    """The path (and query) of an absolute-form target, ``*`` of ``OPTIONS *``, else 400."""
+    if target == b"*" and method == b"OPTIONS":
+        return target  # the server as a whole (RFC 9112 section 3.2.4, RFC 9110 section 9.3.7)
     # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
     absolute = _ABSOLUTE_FORM.match(target)
     if absolute is None:
@@ -118,6 +121,14 @@ def check_transfer_encoding(value: bytes) -> None:
         raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
     if codings != [b"chunked"]:
         raise ProtocolError(501, "only the chunked transfer coding is supported")
+
+
+def check_host(count: int, version: HttpVersion) -> None:
+    """RFC 9112 section 3.2: one Host field, and in HTTP/1.1 exactly one, else 400."""
+    if count > 1:
+        raise ProtocolError(400, "more than one Host header field")
+    if count == 0 and version is HTTP11:
+        raise ProtocolError(400, "an HTTP/1.1 request needs a Host header field")
 
 
 def parser_error(exc: Exception) -> ProtocolError:

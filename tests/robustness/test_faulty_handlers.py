@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -77,6 +78,37 @@ async def _header_not_latin1(request: Request) -> Response:
     return Response(text="x", headers={"X-Note": "\u2603"})
 
 
+async def _header_name_with_space(request: Request) -> Response:
+    return Response(text="x", headers={"X Note": "1"})
+
+
+async def _header_with_control(request: Request) -> Response:
+    return Response(text="x", headers={"X-Note": "a\x0bb"})
+
+
+async def _wrong_content_length(request: Request) -> Response:
+    return Response(body=b"hello", headers={"Content-Length": "2"})
+
+
+async def _own_transfer_encoding(request: Request) -> Response:
+    return Response(text="x", headers={"Transfer-Encoding": "chunked"})
+
+
+async def _streams_short_of_its_length(request: Request) -> StreamResponse:
+    response = StreamResponse(headers={"Content-Length": "10"})
+    await response.prepare(request)
+    await response.write(b"short")
+    return response
+
+
+async def _streams_past_its_length(request: Request) -> StreamResponse:
+    response = StreamResponse()
+    response.content_length = 2
+    await response.prepare(request)
+    await response.write(b"hello")
+    return response
+
+
 async def _bad_status(request: Request) -> Response:
     return Response(status=42)
 
@@ -121,6 +153,12 @@ FAULTS = [
     Fault("returns-http-error", _returns(HTTPNotFound()), 404, False, "a returned HTTPException answers"),
     Fault("header-crlf", _header_with_crlf, 500, True, "response splitting is refused, not sent"),
     Fault("header-not-latin1", _header_not_latin1, 500, True, "a header that cannot be encoded"),
+    Fault("header-name-space", _header_name_with_space, 500, True, "a field name is a token"),
+    Fault("header-control", _header_with_control, 500, True, "no control characters in a value"),
+    Fault("wrong-length", _wrong_content_length, 500, True, "the rest of the body would be the next answer"),
+    Fault("own-te", _own_transfer_encoding, 500, True, "framing is the server's: it would be sent twice"),
+    Fault("stream-short", _streams_short_of_its_length, TRUNCATED, True, "5 of 10 bytes: a close ends it"),
+    Fault("stream-past", _streams_past_its_length, TRUNCATED, True, "write() past the length is refused"),
     Fault("bad-status", _bad_status, 500, True, "Response(status=42) raises in the handler"),
     Fault("fails-mid-stream", _fails_mid_stream, TRUNCATED, True, "the head is out: the message is cut off"),
     Fault("blocks", _blocks, 200, False, "blocking the loop delays everyone, loses nothing"),
@@ -193,7 +231,12 @@ async def test_a_faulty_handler_gets_its_answer_and_nobody_else_notices(
         if fault.status == TRUNCATED:
             raw = await conn.read_until_close()  # the server closes: there is no way to finish
             assert raw.startswith(b"HTTP/1.1 200 OK\r\n"), (fault.why, raw)
-            assert not raw.endswith(b"0\r\n\r\n"), f"{fault.why}: a cut-off stream must not look complete"
+            head, _, body = raw.partition(b"\r\n\r\n")
+            length = re.search(rb"\r\nContent-Length: (\d+)\r\n", head + b"\r\n")
+            if length is not None:  # framed by a length: fewer bytes than it says, no other framing
+                assert b"Transfer-Encoding" not in head and len(body) < int(length.group(1)), (fault.why, raw)
+            else:
+                assert not raw.endswith(b"0\r\n\r\n"), f"{fault.why}: a cut-off stream must not look complete"
         else:
             response = await conn.read_response()
             assert response.status == fault.status, (fault.why, response.raw)
@@ -242,3 +285,25 @@ async def test_a_handler_blocking_the_loop_is_named_in_a_warning(
     # stalls of a slow machine may be reported too; this one must be among them.)
     blocked = lines("has been blocked")
     assert any("in blocker" in m and "time.sleep(1.0)" in m for m in blocked), blocked
+
+
+async def test_logged_targets_are_as_sent_so_no_log_line_can_be_forged(
+    make_server: MakeServer, raw_connect: RawConnect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A percent-encoded CR LF, decoded into a log line, would forge the next one
+    (uvicorn's CVE-2020-7694). The error and access logs show the target as sent."""
+    app = _app()
+    app.router.add_get("/fault/named/{name}", _raises)
+    server = await make_server(app, access_log=True)
+    caplog.set_level(logging.INFO)
+    conn = await raw_connect(server.port)
+    targets = [b"/fault/named/x%0d%0aINJECTED%20line", b"/nope%0D%0AINJECTED?q=%0d%0a"]
+    statuses = []
+    for target in targets:
+        await conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        statuses.append((await conn.read_response()).status)
+    assert statuses == [500, 404]
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("service.")]
+    for target in targets:
+        assert any(target.decode() in m for m in messages), messages
+    assert [m for m in messages if "\r" in m or "\n" in m] == []

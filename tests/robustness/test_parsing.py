@@ -321,6 +321,19 @@ REJECTED = [
         "3.2.3: authority-form is for CONNECT only",
     ),
     row("target-bare-word", get(line=b"GET foo HTTP/1.1"), 400, "neither origin-form nor absolute-form"),
+    # -- Host (RFC 9112 section 3.2: a server MUST answer 400) ------------------------------------------
+    row("host-missing", b"GET /ok HTTP/1.1\r\n\r\n", 400, "an HTTP/1.1 request without Host"),
+    row("host-twice", get(b"Host: y"), 400, "two Hosts: one hop may route by the first, another by the last"),
+    row("host-twice-same", get(b"Host: x"), 400, "more than one Host field line, even equal ones"),
+    row("host-twice-http10", b"GET /ok HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, "any version"),
+    row("host-missing-absolute-form", b"GET http://x/ok HTTP/1.1\r\n\r\n", 400, "3.2: Host still required"),
+    row(
+        "pipelined-host-missing",
+        OK + b"GET /ok HTTP/1.1\r\n\r\n" + OK,
+        400,
+        "the first is answered; the Host-less one is 400 and nothing after it",
+        before=(200,),
+    ),
     # -- pipelining: a valid request, then an ambiguous one in the same packet ------------------------
     row(
         "pipelined-cl-te",
@@ -403,6 +416,9 @@ ACCEPTED = [
     pytest.param(
         b"GET http://example.com/ok HTTP/1.1\r\nHost: example.com\r\n\r\n", b"ok", id="absolute-form"
     ),
+    pytest.param(b"GET /ok HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", b"ok", id="http10-needs-no-host"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost:\r\n\r\n", b"ok", id="host-empty-value"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nhOsT: x\r\n\r\n", b"ok", id="host-name-any-case"),
 ]
 
 
@@ -498,3 +514,17 @@ async def test_trailer_fields_do_not_leak_into_the_next_request(
     assert responses[0].body == b"hello"
     assert responses[1].body == b'["Host"]', "trailer fields of the POST became headers of the GET"
     await assert_alive(raw_connect, server.port)
+
+
+async def test_options_asterisk_describes_the_server(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
+) -> None:
+    """RFC 9110 section 9.3.7: ``OPTIONS *`` asks about the server as a whole."""
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    result = await exchange(conn, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" + OK, bytewise=bytewise, expect=2)
+    options, ok = final(result.responses())
+    assert options.status == 204, result.raw
+    assert options.header("Allow") == "GET, HEAD, OPTIONS, POST"  # every method of the table
+    assert options.body == b"" and options.header("Content-Length") is None
+    assert (ok.status, ok.body) == (200, b"ok") and not result.closed
