@@ -120,6 +120,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body_raw",
         "_max_head_bytes",
         "_idle_since",
+        "_lingering",
     )
 
     def __init__(self, ctx: ConnectionSet) -> None:
@@ -155,6 +156,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body_raw = 0  # bytes received while a body is parsed (for the framing bound)
         self._max_head_bytes = self._limits.max_head_bytes  # PERF: computed once per connection
         self._idle_since = 0.0
+        self._lingering = False  # our side is shut; what the client still sends is dropped
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -233,6 +235,9 @@ class HttpProtocol(asyncio.Protocol):
             self._reading_paused = True
 
     def eof_received(self) -> bool | None:
+        if self._lingering:
+            self._close()  # the client has read our answer and is done: close now
+            return None
         # The client half-closed. Answer what is queued, then close; a body it will
         # now never finish sending is an error its handler gets from read().
         self._closing = True
@@ -428,10 +433,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def _in_head_partial(self) -> bool:
         # PERF: no on_message_begin callback; bytes received since the last message
-        # ended, still in a head, are a head begun. (Bytes of a next head that arrive
-        # in the packet that ended a message are not counted: such a connection is
-        # held no longer than an idle keep-alive one, which any client can do.)
-        return self._in_head and self._head_bytes > 0
+        # ended, still in a head, are a head begun. Bytes of a next head that arrive in
+        # the read that ended a message are not counted, but llhttp reports the part of
+        # a target it has seen at the end of each read: a head begun past its method
+        # shows there. (Only a bare partial method is held as long as an idle
+        # keep-alive connection, which any client can do.)
+        return self._in_head and (self._head_bytes > 0 or bool(self._url))
 
     async def _answer(self) -> None:
         queue = self._queue
@@ -465,12 +472,15 @@ class HttpProtocol(asyncio.Protocol):
             return
         if not keep_alive:
             queue.clear()
-            self._close()
+            if self._stopped or self._current is not None:
+                self._linger()  # an error stopped the parse, or a body is unread: the client may still send
+            else:
+                self._close()
             return
         if self._reading_paused and not self._stopped:
             self._reading_paused = False
             self._transport.resume_reading()
-        if self._closing or self._ctx.closing or (self._in_head and self._head_bytes):
+        if self._closing or self._ctx.closing or (self._in_head and (self._head_bytes or self._url)):
             self._start()  # (the last test is _in_head_partial(), inline: PERF)
         else:  # PERF: the common case of _start(), inline: idle until the next request
             self._idle_since = self._loop.time()
@@ -600,6 +610,9 @@ class HttpProtocol(asyncio.Protocol):
         error = self._error
         if error is not None and self._transport is not None:
             self._transport.write(error_bytes(error.status, error.reason))
+            if not self._ctx.closing:
+                self._linger()
+                return
         self._close()
 
     def _on_idle_timeout(self) -> None:
@@ -618,6 +631,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._in_head_partial() and self._transport is not None:
             self._transport.write(error_bytes(408, "request header not received in time"))
+            self._linger()
+            return
         self._close()
 
     def shutdown(self) -> None:
@@ -625,6 +640,34 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = True
         if not self._answering and not self._queue:
             self._close()
+
+    def _linger(self) -> None:
+        """Close after an answer the client may not have read while it is still sending.
+
+        Closing a socket with unread bytes in it makes the kernel send a reset, and a
+        reset can destroy our answer (a 400, 408 or 413) before the client reads it.
+        So, as nginx's lingering close and Go's net/http do: send our FIN once the
+        answer is flushed, then read and drop what still arrives, until the client
+        closes too or ``linger_timeout`` passes.
+        """
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        self._stopped = True  # from now on, data_received drops what arrives
+        self._lingering = True
+        try:
+            transport.write_eof()
+        except (NotImplementedError, OSError, RuntimeError):  # cannot half-close: close
+            self._close()
+            return
+        if self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+        self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
+
+    def _on_linger_timeout(self) -> None:
+        self._timer = None
+        self._abort()  # not close(): that would wait, forever, for a peer that never reads
 
     def _close(self) -> None:
         self._cancel_timer()

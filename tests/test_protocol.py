@@ -32,11 +32,15 @@ class FakeTransport:
         self.closed = False
         self.aborted = False
         self.lost = False
+        self.eof_written = False  # our side shut (a lingering close): the client sees the end
 
     def write(self, data: bytes) -> None:
         assert isinstance(data, bytes | bytearray | memoryview)
         if not self.lost:  # asyncio drops writes once the connection is lost
             self.data += data
+
+    def write_eof(self) -> None:
+        self.eof_written = True
 
     def pause_reading(self) -> None:
         self.reading = False
@@ -121,7 +125,8 @@ class Conn:
 
     @property
     def closed(self) -> bool:
-        return self.transport.closed
+        """The client has seen the end of the connection (a close, or a lingering FIN)."""
+        return self.transport.closed or self.transport.eof_written
 
     def lose(self) -> None:
         if not self.transport.lost:

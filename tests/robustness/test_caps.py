@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from serving import ServiceProcess
 
 from service import Application, Limits, Request, Response, Server
 
@@ -76,3 +80,40 @@ async def test_the_handler_timeout_answers_503_and_the_server_goes_on(make_serve
 
 def test_the_handler_timeout_is_off_by_default() -> None:
     assert Application().handler_timeout is None
+
+
+def test_both_are_set_from_routes_yaml(tmp_path: Path) -> None:
+    """``service.max_connections`` and ``service.handler_timeout`` reach a served process."""
+    (tmp_path / "caph.py").write_text(
+        "import asyncio\nfrom service import web\n\n"
+        "async def ok(request):\n    return web.Response(text='ok')\n\n"
+        "async def hang(request):\n    await asyncio.sleep(60)\n    return web.Response(text='late')\n"
+    )
+    (tmp_path / "routes.yaml").write_text(
+        "service:\n  max_connections: 2\n  handler_timeout: 200ms\n  healthz: null\n"
+        "routes:\n  GET /ok: caph.ok\n  GET /hang: caph.hang\n"
+    )
+    server = ServiceProcess("routes.yaml", "--no-reload", cwd=tmp_path)
+    try:
+        port = server.wait_serving()
+        with socket.create_connection(("127.0.0.1", port), timeout=BOUND) as first:
+            first.sendall(b"GET /hang HTTP/1.1\r\nHost: t\r\n\r\n")  # held open, waiting for 503
+            with socket.create_connection(("127.0.0.1", port), timeout=BOUND) as second:
+                second.sendall(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert second.recv(4096).startswith(b"HTTP/1.1 200 OK")  # both accepted now
+                with socket.create_connection(("127.0.0.1", port), timeout=BOUND) as third:
+                    assert _read_to_close(third).startswith(b"HTTP/1.1 503 ")  # past the cap
+            assert first.recv(4096).startswith(b"HTTP/1.1 503 ")  # the handler timed out
+    finally:
+        assert server.terminate() == 0
+        server.kill()
+
+
+def _read_to_close(sock: socket.socket) -> bytes:
+    data = b""
+    for _ in range(100):  # bounded; each recv waits at most BOUND
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError("the connection was not closed")

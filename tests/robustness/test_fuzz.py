@@ -10,6 +10,9 @@ complete or never will be) and reads until the server closes. For every example:
   none after one that says ``Connection: close``;
 - nothing was logged as an error (no crash), and a fresh ``GET /ok`` still gets 200.
 
+A second test sends the same kind of inputs without the FIN: the server's own
+timeouts (head, body, idle keep-alive) must close every such connection.
+
 Inputs are valid requests (fixed seeds and generated ones, some pipelined) with up
 to three single-byte mutations (flip a bit, insert or delete a byte), often cut short
 (the client stops sending early), split into packets at random points.
@@ -62,7 +65,15 @@ class LiveServer:
             build_app(client_max_size=MAX_BODY),
             host="127.0.0.1",
             port=0,
-            limits=Limits(max_target_size=256, max_header_size=512, max_header_count=16, header_timeout=1.0),
+            limits=Limits(
+                max_target_size=256,
+                max_header_size=512,
+                max_header_count=16,
+                # Short, so that a client that never half-closes is closed within a case.
+                header_timeout=0.5,
+                body_timeout=0.5,
+                keepalive_timeout=0.5,
+            ),
             shutdown_timeout=1.0,
         )
         self.errors = ErrorRecords()
@@ -103,8 +114,9 @@ def live_server() -> Iterator[LiveServer]:
 # -- talking to it with plain blocking sockets -------------------------------------------------------
 
 
-def talk(port: int, packets: list[bytes]) -> tuple[bytes, bool]:
-    """Send ``packets``, shut the sending side, read until the server closes (bounded).
+def talk(port: int, packets: list[bytes], *, half_close: bool = True) -> tuple[bytes, bool]:
+    """Send ``packets``, shut the sending side (if ``half_close``), read until the server
+    closes (bounded).
 
     Returns what was received and whether the server closed within ``CASE_TIMEOUT``.
     """
@@ -117,8 +129,9 @@ def talk(port: int, packets: list[bytes]) -> tuple[bytes, bool]:
                 sock.sendall(packet)
             except OSError:
                 break  # the server closed already: it need not read the rest
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+        if half_close:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
         received = bytearray()
         deadline = time.monotonic() + CASE_TIMEOUT
         while (left := deadline - time.monotonic()) > 0:
@@ -254,10 +267,35 @@ def cases(draw: st.DrawFn) -> list[bytes]:
 @example(packets=[b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"])
 @example(packets=[b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHo", b"st: x\r\n\r\n"])
 def test_any_bytes_get_well_formed_answers_or_a_close(live_server: LiveServer, packets: list[bytes]) -> None:
+    check(live_server, packets, half_close=True)
+
+
+@settings(
+    derandomize=True,
+    # Each case lasts until a timeout closes it (about 0.5 s): fewer of them.
+    max_examples=max(EXAMPLES // 6, 10),
+    deadline=None,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(packets=cases())
+@example(packets=[b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"])  # answered, then idle: keepalive_timeout
+@example(packets=[b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HT"])  # a next head begun, never ended
+@example(packets=[b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello"])  # body_timeout
+@example(packets=[b"GET /ok HTTP/1.1\r\nHo"])  # header_timeout
+def test_a_client_that_never_half_closes_is_closed_by_a_timeout(
+    live_server: LiveServer, packets: list[bytes]
+) -> None:
+    check(live_server, packets, half_close=False)
+
+
+def check(live_server: LiveServer, packets: list[bytes], *, half_close: bool) -> None:
     port = live_server.server.port
-    data, closed = talk(port, packets)
+    data, closed = talk(port, packets, half_close=half_close)
     sent = b"".join(packets)
-    assert closed, f"no close within {CASE_TIMEOUT}s after the client's FIN\n sent {sent!r}\n got {data!r}"
+    after = "the client's FIN" if half_close else "the last byte (no FIN)"
+    assert closed, f"no close within {CASE_TIMEOUT}s after {after}\n sent {sent!r}\n got {data!r}"
     # Raises on anything malformed, or on bytes after a Connection: close response.
     _, rest = parse_responses(data, maybe_head=b"HEAD" in sent)
     assert not rest, f"truncated response\n sent {sent!r}\n got {data!r}"

@@ -57,6 +57,13 @@ def chunked(*chunks: bytes, trailers: list[bytes] | None = None) -> bytes:
     return b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body
 
 
+def chunked_with_extensions(count: int, extension: int, *, end: bool = True) -> bytes:
+    """``count`` one-byte chunks, each with an ``extension``-byte chunk extension."""
+    chunk = b"1;x=" + b"e" * (extension - 4) + b"\r\nc\r\n"
+    head = b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return head + chunk * count + (b"0\r\n\r\n" if end else b"")
+
+
 def edge(ident: str, at_limit: bytes, body: bytes, over: bytes, status: int, why: str) -> Any:
     return pytest.param(at_limit, body, over, status, why, id=ident)
 
@@ -109,6 +116,16 @@ EDGES = [
         chunked(b"c" * (MAX_BODY + 1)),
         413,
         "one chunk over client_max_size",
+    ),
+    edge(
+        "chunk-framing",
+        chunked_with_extensions(MAX_BODY, 900),
+        b"c" * MAX_BODY,
+        chunked_with_extensions(MAX_BODY, 1500, end=False),
+        413,
+        "a body still arriving whose sizes, extensions and line ends pass Limits.max_framing_bytes"
+        " (16 KiB + 8 per body byte): many small extensions add up like one big one (CVE-2024-22019)."
+        " The bound is checked after each read, so its edge is a range: 15 KiB passes, 24 KiB fails",
     ),
     edge(
         "trailer-bytes",
@@ -185,3 +202,28 @@ async def test_stalled_head_is_408(make_server: MakeServer, raw_connect: RawConn
     result = await exchange(conn, b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aa", bytewise=bytewise)
     assert_rejected(result, (408,), (), "a head not received whole within header_timeout")
     await assert_alive(raw_connect, server.port)
+
+
+async def test_a_huge_declared_chunk_is_refused_once_its_bytes_pass_the_limit(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
+) -> None:
+    # llhttp does not tell the chunk sizes it reads, so a declared size is not judged by
+    # itself: the body is bounded as its bytes arrive (and a stalled one by body_timeout).
+    server = await make_server(build_app(client_max_size=MAX_BODY), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    result = await exchange(conn, head + b"ffffffffffffffff\r\n" + b"c" * (MAX_BODY + 1), bytewise=bytewise)
+    assert_rejected(result, (413,), (), "a chunk of 2**64-1 bytes, over client_max_size as it arrives")
+    await assert_alive(raw_connect, server.port)
+
+
+async def test_a_next_head_begun_in_the_read_that_ended_a_request_is_timed_too(
+    make_server: MakeServer, raw_connect: RawConnect
+) -> None:
+    # Sent whole: the start of the second head arrives with the end of the first request,
+    # and must be held to header_timeout, not to the (here much longer) keep-alive timeout.
+    server = await make_server(build_app(), limits=Limits(header_timeout=0.3, keepalive_timeout=60.0))
+    conn = await raw_connect(server.port)
+    ok = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+    result = await exchange(conn, ok + b"GET /ok HT", bytewise=False, expect=2)
+    assert_rejected(result, (408,), (200,), "the second head never ends: 408 at header_timeout")

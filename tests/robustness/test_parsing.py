@@ -216,9 +216,10 @@ REJECTED = [
     row(
         "chunk-size-max-u64",
         CHUNKED + b"ffffffffffffffff\r\nhello\r\n0\r\n\r\n",
-        (413, 400, 408),
-        "a chunk of 2**64-1 bytes can never fit client_max_size: refused (413) at once, as a"
-        " Content-Length would be -- at the latest when the body stalls (408); never a hang",
+        408,
+        "a chunk of 2**64-1 bytes, then 5 of them: a body that stalls is 408 after body_timeout, never"
+        " a hang (llhttp does not report chunk sizes, so the size alone is not judged; its bytes are:"
+        " test_limits)",
     ),
     row("chunk-bare-lf-after-size", CHUNKED + b"5\nhello\r\n0\r\n\r\n", 400, "the size line ends in CRLF"),
     row("chunk-bare-lf-after-data", CHUNKED + b"5\r\nhello\n0\r\n\r\n", 400, "chunk data ends in CRLF"),

@@ -3,6 +3,8 @@
 * 200 connections trickling a head byte by byte: a well-behaved client is still
   answered while they trickle, and each trickler is cut off (408, close) at the
   header timeout.
+* 50 connections uploading a body a byte at a time: other clients are answered
+  meanwhile, and each upload is cut off (408, close) at the body timeout.
 * A client that pipelines thousands of requests and never reads its responses:
   the server stops reading it (its write buffer fills, reading pauses), and other
   clients are answered meanwhile.
@@ -25,8 +27,12 @@ def _app() -> Application:
     async def ok(request: Request) -> Response:
         return Response(text="ok")
 
+    async def echo(request: Request) -> Response:
+        return Response(body=await request.read())
+
     app = Application()
     app.router.add_get("/ok", ok)
+    app.router.add_post("/echo", echo)
     return app
 
 
@@ -43,7 +49,7 @@ async def _get_ok(port: int) -> bytes:
 
 
 async def test_tricklers_are_cut_off_and_do_not_block_others(make_server: MakeServer) -> None:
-    server = await make_server(_app(), limits=Limits(header_timeout=1.0))
+    server = await make_server(_app(), limits=Limits(header_timeout=3.0))
     head = b"GET /ok HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"x" * 200 + b"\r\n\r\n"
     conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(200)]
     stop = asyncio.Event()
@@ -57,15 +63,55 @@ async def test_tricklers_are_cut_off_and_do_not_block_others(make_server: MakeSe
             await asyncio.sleep(0.2)
 
     tricklers = [asyncio.create_task(trickle(w)) for _, w in conns]
+    answers = [asyncio.create_task(r.read()) for r, _ in conns]
     try:
         await asyncio.sleep(0.3)  # every trickler has begun its head
         assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+        # Answered while they all still trickle: not made to wait for their cut-off.
+        assert not any(a.done() for a in answers), "the good client waited for the tricklers"
         # Each trickler is answered 408 and closed at the header timeout.
-        answers = await asyncio.wait_for(asyncio.gather(*(r.read() for r, _ in conns)), BOUND)
-        assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), {a[:20] for a in answers}
+        done = await asyncio.wait_for(asyncio.gather(*answers), BOUND)
+        assert all(a.startswith(b"HTTP/1.1 408 ") for a in done), {a[:20] for a in done}
     finally:
         stop.set()
-        await asyncio.gather(*tricklers, return_exceptions=True)
+        for task in answers:
+            task.cancel()
+        await asyncio.gather(*tricklers, *answers, return_exceptions=True)
+        for _, writer in conns:
+            writer.close()
+    assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_slow_uploads_are_cut_off_at_the_body_timeout_and_do_not_block_others(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(_app(), limits=Limits(body_timeout=3.0))
+    conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(50)]
+    stop = asyncio.Event()
+
+    async def upload(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(1000):  # a byte every 0.2 s: 200 s for the whole body
+            if stop.is_set() or writer.is_closing():
+                return
+            with contextlib.suppress(ConnectionError):
+                writer.write(b"u")
+            await asyncio.sleep(0.2)
+
+    uploaders = [asyncio.create_task(upload(w)) for _, w in conns]
+    answers = [asyncio.create_task(r.read()) for r, _ in conns]
+    try:
+        await asyncio.sleep(0.5)  # every upload has begun, its handler waits in read()
+        for _ in range(5):
+            assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+        assert not any(a.done() for a in answers), "the good client waited for the uploads"
+        done = await asyncio.wait_for(asyncio.gather(*answers), BOUND)
+        assert all(a.startswith(b"HTTP/1.1 408 ") for a in done), {a[:20] for a in done}
+    finally:
+        stop.set()
+        for task in answers:
+            task.cancel()
+        await asyncio.gather(*uploaders, *answers, return_exceptions=True)
         for _, writer in conns:
             writer.close()
     assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")

@@ -1,0 +1,89 @@
+"""A refused request is read to the end of what the client sends, so it reads the refusal.
+
+When the server answers an error (here 413 for a declared body over the limit) while
+the client is still sending, closing at once would leave unread bytes in the socket,
+and the kernel answers those with a reset: the client's send fails, and a reset can
+destroy the answer before the client reads it. The server instead shuts its sending
+side and drops what still arrives, until the client closes or ``linger_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from service import Limits, Server
+
+from .support import TIMEOUT, build_app
+
+MakeServer = Callable[..., Awaitable[Server]]
+BODY = 4_000_000  # declared and sent: four times the 1 MiB limit
+
+
+def _upload_over_the_limit(port: int, results: list[object]) -> None:
+    """A blocking client: the head, then the whole body it declared, then the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BODY)
+        try:
+            for _ in range(BODY // 40_000):
+                sock.sendall(b"x" * 40_000)
+        except OSError as exc:
+            results.append(exc)
+            return
+        answer = b""
+        while chunk := sock.recv(65536):  # to the server's FIN
+            answer += chunk
+        results.append(answer)
+
+
+async def _in_thread(target: Callable[..., None], *args: object) -> None:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    for _ in range(int(TIMEOUT / 0.01)):
+        if not thread.is_alive():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the client did not finish within the bound")
+
+
+async def test_a_client_still_uploading_can_send_its_body_and_read_the_413(make_server: MakeServer) -> None:
+    server = await make_server(build_app(), limits=Limits(linger_timeout=TIMEOUT))
+    for _ in range(5):  # a reset is a race: try it a few times
+        results: list[object] = []
+        await _in_thread(_upload_over_the_limit, server.port, results)
+        (result,) = results
+        assert isinstance(result, bytes), f"the client's upload failed: {result!r}"
+        assert result.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in result, result[:100]
+
+
+@pytest.mark.parametrize(
+    ("linger_timeout", "client_closes"),
+    [
+        pytest.param(60.0, True, id="the-client-closes"),  # long before the timeout could
+        pytest.param(0.5, False, id="at-the-timeout"),  # a client that never closes
+    ],
+)
+async def test_a_lingering_connection_ends_when_the_client_closes_or_at_the_timeout(
+    make_server: MakeServer, linger_timeout: float, client_closes: bool
+) -> None:
+    server = await make_server(build_app(), limits=Limits(linger_timeout=linger_timeout))
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nxyz" % BODY)
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)  # to the server's FIN
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        assert len(server._ctx.connections) == 1  # still reading what the client sends
+        writer.write(b"more body, dropped")
+        if client_closes:
+            writer.close()
+        for _ in range(int(TIMEOUT / 0.01)):  # bounded well below the 60 s timeout
+            if not server._ctx.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert not server._ctx.connections
+    finally:
+        writer.close()
