@@ -599,9 +599,13 @@ class HttpProtocol(asyncio.Protocol):
         if self._writing_paused:
             waiter = self._loop.create_future()
             self._drain_waiter = waiter
+            # A client that stops reading holds only bounded memory, but must not hold
+            # the connection (and its handler) forever: nginx's send_timeout.
+            stalled = self._loop.call_later(self._limits.send_timeout, self._on_send_timeout)
             try:
                 await waiter
             finally:
+                stalled.cancel()
                 self._drain_waiter = None
 
     # -- closing ---------------------------------------------------------------------------
@@ -667,13 +671,21 @@ class HttpProtocol(asyncio.Protocol):
 
     def _on_linger_timeout(self) -> None:
         self._timer = None
-        self._abort()  # not close(): that would wait, forever, for a peer that never reads
+        self._abort()  # not close(): our answer was sent, or has waited long enough
 
     def _close(self) -> None:
         self._cancel_timer()
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.close()
+            if transport.get_write_buffer_size():
+                # close() waits for the buffer to be flushed: not forever for a peer that
+                # does not read.
+                self._set_timer(self._limits.send_timeout, self._on_send_timeout)
+
+    def _on_send_timeout(self) -> None:
+        self._timer = None
+        self._abort()
 
     def _abort(self) -> None:
         transport = self._transport

@@ -42,6 +42,7 @@ class Limits:
     body_timeout: float = 60.0  # seconds for a body a handler waits for to arrive; over -> 408
     max_connections: int = 10_000  # open connections; past it a new one gets 503 and is closed
     linger_timeout: float = 2.0  # seconds a closing connection drops what the client still sends
+    send_timeout: float = 60.0  # seconds a response may wait for a client that reads nothing; then dropped
 
     def max_framing_bytes(self, body_bytes: int) -> int:
         """Bytes a chunked body may spend on framing (sizes, extensions, CRLFs).

@@ -5,6 +5,7 @@
   header timeout.
 * 50 connections uploading a body a byte at a time: other clients are answered
   meanwhile, and each upload is cut off (408, close) at the body timeout.
+* A client that never reads at all is dropped after the send timeout.
 * A client that pipelines thousands of requests and never reads its responses:
   the server stops reading it (its write buffer fills, reading pauses), and other
   clients are answered meanwhile.
@@ -143,3 +144,28 @@ async def test_a_client_that_never_reads_is_paused_and_others_are_served(make_se
         assert conn._reading_paused  # and it reads no more of its requests until it reads answers
     finally:
         writer.transport.abort()
+
+
+async def test_a_client_that_never_reads_is_dropped_at_the_send_timeout(make_server: MakeServer) -> None:
+    """Waiting to write (more requests queued), or to flush the last answer before a close."""
+    big = b"x" * 4 * 1024 * 1024
+
+    async def large(request: Request) -> Response:
+        return Response(body=big)
+
+    app = _app()
+    app.router.add_get("/big", large)
+    server = await make_server(app, limits=Limits(send_timeout=0.5, keepalive_timeout=0.2))
+    for pipelined in (20, 1):  # blocked in drain(); blocked in close() after the idle timeout
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=2**16)
+        writer.transport.pause_reading()  # this client never reads what it is sent
+        writer.write(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * pipelined)
+        try:
+            deadline = asyncio.get_running_loop().time() + BOUND
+            await asyncio.sleep(0.1)
+            while server._ctx.connections:  # bounded: the server lets go of it
+                assert asyncio.get_running_loop().time() < deadline, f"{pipelined}: still held"
+                await asyncio.sleep(0.05)
+        finally:
+            writer.transport.abort()
+    assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
