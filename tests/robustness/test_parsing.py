@@ -89,6 +89,13 @@ REJECTED = [
     row("content-length-plus", POST + b"Content-Length: +5\r\n\r\nhello", 400, "a sign is not a DIGIT"),
     row("content-length-minus", POST + b"Content-Length: -5\r\n\r\nhello", 400, "a sign is not a DIGIT"),
     row("content-length-hex", POST + b"Content-Length: 0x5\r\n\r\nhello", 400, "not decimal"),
+    row("content-length-underscore", POST + b"Content-Length: 1_0\r\n\r\nhello", 400, "int() would take 1_0"),
+    row(
+        "content-length-unicode-digit",
+        POST + "Content-Length: \u0661\r\n\r\nh".encode(),
+        400,
+        "int() would take an Arabic-Indic one",
+    ),
     row("content-length-inner-space", POST + b"Content-Length: 1 2\r\n\r\nhello", 400, "two numbers"),
     row(
         "content-length-overflows-64-bits",
@@ -322,6 +329,22 @@ REJECTED = [
         "3.2.3: authority-form is for CONNECT only",
     ),
     row("target-bare-word", get(line=b"GET foo HTTP/1.1"), 400, "neither origin-form nor absolute-form"),
+    row("target-with-nul", get(line=b"GET /o\x00k HTTP/1.1"), 400, "no control bytes in a target"),
+    row("target-with-del", get(line=b"GET /o\x7fk HTTP/1.1"), 400, "nor DEL"),
+    row("target-not-ascii", get(line=b"GET /\xc3\xa9 HTTP/1.1"), 400, "non-ASCII must be percent-encoded"),
+    row(
+        "target-bad-percent-utf8",
+        get(line=b"GET /%ff%fe HTTP/1.1"),
+        400,
+        "a path that is not UTF-8 once percent-decoded",
+    ),
+    row("nul-in-field-name", get(b"X-A\x00b: 1"), 400, "a field name is 1*tchar"),
+    row(
+        "connect-authority-form",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        400,
+        "no tunnels: the authority-form target is refused",
+    ),
     # -- Host (RFC 9112 section 3.2: a server MUST answer 400) ------------------------------------------
     row("host-missing", b"GET /ok HTTP/1.1\r\n\r\n", 400, "an HTTP/1.1 request without Host"),
     row("host-twice", get(b"Host: y"), 400, "two Hosts: one hop may route by the first, another by the last"),
@@ -529,3 +552,20 @@ async def test_options_asterisk_describes_the_server(
     assert options.header("Allow") == "GET, HEAD, OPTIONS, POST"  # every method of the table
     assert options.body == b"" and options.header("Content-Length") is None
     assert (ok.status, ok.body) == (200, b"ok") and not result.closed
+
+
+async def test_an_upgrade_is_answered_as_http11_and_nothing_after_it_is(
+    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
+) -> None:
+    """h2c (RFC 7540 3.2) or WebSocket: we do not switch. The request is answered, then
+    the connection closed; bytes after it (another protocol, or a smuggled request)
+    are never read as HTTP/1.1."""
+    server = await make_server(build_app(), limits=LIMITS)
+    conn = await raw_connect(server.port)
+    upgrade = b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+    upgrade += b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+    result = await exchange(conn, upgrade + OK, bytewise=bytewise, expect=2)
+    responses = final(result.responses())
+    assert [r.status for r in responses] == [200], result.raw
+    assert result.closed
+    await assert_alive(raw_connect, server.port)
