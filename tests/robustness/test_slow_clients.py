@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from service import Application, Limits, Request, Response, Server
 
 MakeServer = Callable[..., Awaitable[Server]]
@@ -49,70 +51,51 @@ async def _get_ok(port: int) -> bytes:
             await writer.wait_closed()
 
 
-async def test_tricklers_are_cut_off_and_do_not_block_others(make_server: MakeServer) -> None:
-    server = await make_server(_app(), limits=Limits(header_timeout=3.0))
-    head = b"GET /ok HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"x" * 200 + b"\r\n\r\n"
-    conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(200)]
+SLOW_HEAD = b"GET /ok HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"x" * 200 + b"\r\n\r\n"
+UPLOAD_HEAD = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("limits", "count", "first", "drip"),
+    [
+        # A head one byte every 0.2 s (46 s in all): 408 at the header timeout.
+        pytest.param(Limits(header_timeout=3.0), 200, b"", SLOW_HEAD, id="200-trickled-heads"),
+        # A whole head, then the body one byte every 0.2 s (its handler waits in read()):
+        # 408 at the body timeout.
+        pytest.param(Limits(body_timeout=3.0), 50, UPLOAD_HEAD, b"u" * 1000, id="50-slow-uploads"),
+    ],
+)
+async def test_slow_clients_are_cut_off_and_do_not_delay_a_good_one(
+    make_server: MakeServer, limits: Limits, count: int, first: bytes, drip: bytes
+) -> None:
+    server = await make_server(_app(), limits=limits)
+    conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(count)]
     stop = asyncio.Event()
 
-    async def trickle(writer: asyncio.StreamWriter) -> None:
-        for byte in head:
+    async def slowly(writer: asyncio.StreamWriter) -> None:
+        writer.write(first)
+        for byte in drip:
             if stop.is_set() or writer.is_closing():
                 return
             with contextlib.suppress(ConnectionError):
                 writer.write(bytes([byte]))
             await asyncio.sleep(0.2)
 
-    tricklers = [asyncio.create_task(trickle(w)) for _, w in conns]
+    senders = [asyncio.create_task(slowly(w)) for _, w in conns]
     answers = [asyncio.create_task(r.read()) for r, _ in conns]
     try:
-        await asyncio.sleep(0.3)  # every trickler has begun its head
-        assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
-        # Answered while they all still trickle: not made to wait for their cut-off.
-        assert not any(a.done() for a in answers), "the good client waited for the tricklers"
-        # Each trickler is answered 408 and closed at the header timeout.
-        done = await asyncio.wait_for(asyncio.gather(*answers), BOUND)
-        assert all(a.startswith(b"HTTP/1.1 408 ") for a in done), {a[:20] for a in done}
-    finally:
-        stop.set()
-        for task in answers:
-            task.cancel()
-        await asyncio.gather(*tricklers, *answers, return_exceptions=True)
-        for _, writer in conns:
-            writer.close()
-    assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
-
-
-async def test_slow_uploads_are_cut_off_at_the_body_timeout_and_do_not_block_others(
-    make_server: MakeServer,
-) -> None:
-    server = await make_server(_app(), limits=Limits(body_timeout=3.0))
-    conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(50)]
-    stop = asyncio.Event()
-
-    async def upload(writer: asyncio.StreamWriter) -> None:
-        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
-        for _ in range(1000):  # a byte every 0.2 s: 200 s for the whole body
-            if stop.is_set() or writer.is_closing():
-                return
-            with contextlib.suppress(ConnectionError):
-                writer.write(b"u")
-            await asyncio.sleep(0.2)
-
-    uploaders = [asyncio.create_task(upload(w)) for _, w in conns]
-    answers = [asyncio.create_task(r.read()) for r, _ in conns]
-    try:
-        await asyncio.sleep(0.5)  # every upload has begun, its handler waits in read()
+        await asyncio.sleep(0.5)  # every slow client has begun
         for _ in range(5):
             assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
-        assert not any(a.done() for a in answers), "the good client waited for the uploads"
+        # Answered while they all are still sending: not made to wait for their cut-off.
+        assert not any(a.done() for a in answers), "the good client waited for the slow ones"
         done = await asyncio.wait_for(asyncio.gather(*answers), BOUND)
         assert all(a.startswith(b"HTTP/1.1 408 ") for a in done), {a[:20] for a in done}
     finally:
         stop.set()
         for task in answers:
             task.cancel()
-        await asyncio.gather(*uploaders, *answers, return_exceptions=True)
+        await asyncio.gather(*senders, *answers, return_exceptions=True)
         for _, writer in conns:
             writer.close()
     assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
