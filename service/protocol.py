@@ -657,6 +657,9 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        if self._ctx.closing:  # the server is stopping: it cannot wait on the client
+            self._close()
+            return
         self._stopped = True  # from now on, data_received drops what arrives
         self._lingering = True
         try:
