@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from service import Application, Limits, Request, Response, RouteTableDef
+from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse
 from service.protocol import ConnectionSet, HttpProtocol
 
 _DATE = re.compile(rb"Date: [^\r\n]*\r\n")
@@ -651,3 +651,38 @@ async def test_bad_chunk_inside_body_is_400_from_read(connect: Callable[..., Con
     assert status == 400
     assert headers["connection"] == "close"
     assert conn.closed
+
+
+async def test_deferred_whole_answers_keep_their_place_among_every_other_write(
+    connect: Callable[..., Conn],
+) -> None:
+    """Whole responses wait for the end of the loop iteration; a streamed response, a
+    ``100 Continue`` and a protocol error must still come after the answers before them."""
+    routes = RouteTableDef()
+
+    @routes.get("/text/{word}")
+    async def text(request: Request) -> Response:
+        return Response(text=request.match_info["word"])
+
+    @routes.get("/stream")
+    async def stream(request: Request) -> StreamResponse:
+        response = StreamResponse()
+        await response.prepare(request)
+        await response.write(b"second")
+        return response
+
+    @routes.post("/echo")
+    async def echo(request: Request) -> Response:
+        return Response(body=await request.read())
+
+    app = Application()
+    app.add_routes(routes)
+    app.freeze()
+    conn = connect(app)
+    post = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\n"
+    await conn.send(get("/text/first") + get("/stream") + get("/text/third") + post)
+    await conn.send(b"fourth" + get("/text/fifth") + b"GET / HTTP/1.1\r\n\r\n")  # no Host: 400
+    out = conn.out
+    marks = [b"first", b"second", b"third", b"100 Continue", b"fourth", b"fifth", b"400 Bad Request"]
+    places = [out.find(mark) for mark in marks]
+    assert -1 not in places and places == sorted(places), out
