@@ -31,6 +31,7 @@ path only.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -195,8 +196,9 @@ class _Group:
 class _Table:
     static: dict[str, dict[str, _Entry]] = field(default_factory=dict)
     dynamic: dict[str, dict[str, _Group]] = field(default_factory=dict)
-    # prefix -> [(compiled full pattern, methods)], for 405 on the slow path
-    resources: dict[str, list[tuple[re.Pattern[str], frozenset[str]]]] = field(default_factory=dict)
+    # prefix -> [(full pattern, methods)], for 405 on the slow path; each pattern is
+    # compiled when first needed (a table of 1,000 routes need not compile 1,000 at start).
+    resources: dict[str, list[tuple[str, frozenset[str]]]] = field(default_factory=dict)
     every_method: frozenset[str] = frozenset()  # of the whole table, for OPTIONS *
 
 
@@ -292,20 +294,25 @@ class Router:
             return
         table = _Table()
         calls = {id(r): (wrap(r.handler) if wrap else r.handler) for r in self._routes}
+        built: dict[tuple[int, ...], dict[str, _Group]] = {}
         for method in METHODS:
             candidates = self._candidates(method)
             static = [r for r in candidates if r.pattern.is_static]
             for route in static:
                 table.static.setdefault(route.path, {}).setdefault(method, (route, calls[id(route)]))
             dynamic = [r for r in candidates if not r.pattern.is_static]
-            table.dynamic[method] = _build_groups(dynamic, calls)
+            # The same routes for several methods (HEAD's are GET's, '*' routes are every
+            # method's) share their compiled groups.
+            key = tuple(id(r) for r in dynamic)
+            if key not in built:
+                built[key] = _build_groups(dynamic, calls)
+            table.dynamic[method] = built[key]
         shapes: dict[tuple[str, ...], tuple[Pattern, set[str]]] = {}
         for route in self._routes:
             if not route.pattern.is_static:
                 shapes.setdefault(route.pattern.shape, (route.pattern, set()))[1].add(route.method)
         for pattern, methods in shapes.values():
-            compiled = re.compile(pattern.regex())
-            table.resources.setdefault(pattern.prefix, []).append((compiled, frozenset(methods)))
+            table.resources.setdefault(pattern.prefix, []).append((pattern.regex(), frozenset(methods)))
         table.every_method = _implied({route.method for route in self._routes}) | {"OPTIONS"}
         self._table = table
 
@@ -373,8 +380,8 @@ class Router:
             end = path.rfind("/", 0, end)
             if end < 0:
                 break
-            for compiled, methods in table.resources.get(path[: end + 1], ()):
-                if compiled.fullmatch(path):
+            for regex, methods in table.resources.get(path[: end + 1], ()):
+                if _compiled(regex).fullmatch(path):
                     allowed |= methods
         return _implied(allowed)
 
@@ -400,6 +407,11 @@ class Router:
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
 
 
 def _build_groups(routes: list[Route], calls: dict[int, Handler]) -> dict[str, _Group]:
