@@ -164,8 +164,22 @@ class Doc:
         return _ENV.sub(sub, text)
 
 
+# PERF: libyaml's parser, where PyYAML has it, composes several times faster than the
+# pure-Python one (most of what `check` does on a large file). Its composer recurses
+# in C, which no RecursionError guards, so a document that might nest deeply (more
+# flow brackets than _C_MAX_BRACKETS) goes to the Python one; so does one with a
+# syntax error, so that every message reads the same.
+_CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)
+_C_MAX_BRACKETS = 1000
+
+
 def compose(text: str, file: str) -> yaml.Node | None:
     """The YAML text as nodes (``None`` for an empty document); a syntax error is a ``ConfigError``."""
+    if _CSafeLoader is not None and text.count("[") + text.count("{") <= _C_MAX_BRACKETS:
+        try:
+            return yaml.compose(text, Loader=_CSafeLoader)
+        except yaml.YAMLError:
+            pass  # told below, in the Python parser's words
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:  # PyYAML's composer recurses once per nesting level
