@@ -236,6 +236,8 @@ def run_app(
     max_header_count: int = 100,
     body_timeout: float = 60.0,
     max_connections: int = 10_000,
+    linger_timeout: float = 2.0,
+    send_timeout: float = 60.0,
     access_log: bool = False,
     backlog: int = 1024,
     reuse_port: bool = False,
@@ -259,6 +261,8 @@ def run_app(
         keepalive_timeout=keepalive_timeout,
         body_timeout=body_timeout,
         max_connections=max_connections,
+        linger_timeout=linger_timeout,
+        send_timeout=send_timeout,
     )
     server = Server(
         app,

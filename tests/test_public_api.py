@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 
 import service
@@ -37,3 +40,11 @@ def test_the_namespaces_export_the_same_names() -> None:
 def test_http_exception_statuses(cls: type[web.HTTPException], status: int) -> None:
     assert cls().status == status
     assert isinstance(cls(), web.HTTPException)
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(web.Limits)])
+def test_every_limit_is_a_run_app_keyword_with_the_same_default(field: str) -> None:
+    """run_app takes every setting as an explicit keyword; none may drift from Limits."""
+    parameter = inspect.signature(web.run_app).parameters[field]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameter.default == getattr(web.Limits(), field)
