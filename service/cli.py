@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -148,6 +149,7 @@ def _serve(args: argparse.Namespace, path: str) -> int:
     _configure_logging()
     logging.getLogger("service").setLevel(args.log_level.upper())
     app = _load(path)
+    gc.enable()  # off while starting up (__main__.py); a server runs for long
     if app is None:
         return EXIT_CONFIG
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}

@@ -11,10 +11,12 @@ import socket
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serving
 from serving import REPO, serve_env
 
 RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, not a timing assertion
@@ -245,3 +247,21 @@ def test_serve_runs_cleanup_hooks_when_the_port_is_in_use(tmp_path: Path, busy_p
     result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(busy_port))
     assert result.returncode == 1
     assert "cleanup ran" in result.stderr.splitlines()
+
+
+def test_serve_collects_garbage_though_startup_does_not(tmp_path: Path) -> None:
+    """``python -m service`` starts with the cycle collector off (PERF); a server must not
+    run that way, or every reference cycle a request leaves would stay in memory."""
+    (tmp_path / "gch.py").write_text(
+        "import gc\nfrom service import web\n\n"
+        "async def state(request):\n    return web.Response(text=str(gc.isenabled()))\n"
+    )
+    (tmp_path / "routes.yaml").write_text("routes:\n  GET /gc: gch.state\n")
+    server = serving.ServiceProcess("routes.yaml", "--no-reload", cwd=tmp_path)
+    try:
+        port = server.wait_serving()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/gc", timeout=10) as answer:
+            assert answer.read() == b"True"
+    finally:
+        assert server.terminate() == 0
+        server.kill()
