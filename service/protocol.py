@@ -132,6 +132,10 @@ class HttpProtocol(asyncio.Protocol):
         "_lingering",
         "_out",
         "_out_bytes",
+        "_client_eof",
+        "_flush_timer",
+        "_flush_left",
+        "_flush_since",
     )
 
     def __init__(self, ctx: ConnectionSet) -> None:
@@ -170,6 +174,11 @@ class HttpProtocol(asyncio.Protocol):
         self._lingering = False  # our side is shut; what the client still sends is dropped
         self._out: list[bytes] = []  # whole responses not yet written (see _write_whole)
         self._out_bytes = 0
+        self._client_eof = False  # the client has half-closed: it sends nothing more
+        # Watching a write buffer that must empty (see _watch_flush).
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_left = 0
+        self._flush_since = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -198,6 +207,9 @@ class HttpProtocol(asyncio.Protocol):
             self._runner.close()  # a handler in progress still finishes (module docstring)
         self._transport = None
         self._cancel_timer()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         self._queue.clear()
         self._out.clear()
         current = self._current
@@ -249,6 +261,7 @@ class HttpProtocol(asyncio.Protocol):
             self._reading_paused = True
 
     def eof_received(self) -> bool | None:
+        self._client_eof = True
         if self._lingering:
             self._close()  # the client has read our answer and is done: close now
             return None
@@ -265,6 +278,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        self._flush_since = self._loop.time()  # progress, for _watch_flush
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -477,6 +491,7 @@ class HttpProtocol(asyncio.Protocol):
             raise
         except Exception:  # a bug of ours: never pass silently, never leave the client hanging
             error_log.exception("Internal error answering a request")
+            self._flush_out()  # the answers before this one were whole: they still go
             self._abort()
         finally:
             self._answering = False
@@ -545,13 +560,25 @@ class HttpProtocol(asyncio.Protocol):
 
     async def _send(self, request: Request, response: StreamResponse) -> None:
         started = request._response
-        if started is None:
-            if isinstance(response, Response):
-                self._write_whole(request, response)
-            else:  # a StreamResponse returned without prepare(): send its head now
-                await response.prepare(request)
-                await response.write_eof()
-        elif started is response:
+        if started is None and isinstance(response, Response):
+            self._write_whole(request, response)
+        else:
+            if started is None:  # a StreamResponse returned without prepare(): send its head now
+                try:
+                    await response.prepare(request)
+                except (ValueError, TypeError, UnicodeEncodeError):  # refused before a byte is sent
+                    error_log.exception(
+                        "Cannot render the response to %s %s", request.method, request.raw_path
+                    )
+                    self._write_whole(request, Response(status=500, text=INTERNAL_ERROR_TEXT))
+                    return
+                started = response
+            if started is not response:
+                # A streamed response was begun, then a different one returned (for example
+                # a 500 after the handler failed mid-stream): the message cannot be finished.
+                request.keep_alive = False
+                self._abort()
+                return
             try:
                 await response.write_eof()
             except RuntimeError:  # fewer bytes than its Content-Length: the message cannot end
@@ -559,12 +586,6 @@ class HttpProtocol(asyncio.Protocol):
                 request.keep_alive = False
                 self._abort()
                 return
-        else:
-            # A streamed response was begun, then a different one returned (for example
-            # a 500 after the handler failed mid-stream): the message cannot be finished.
-            request.keep_alive = False
-            self._abort()
-            return
         if self._ctx.access_log:
             access_log.info(
                 '%s "%s %s HTTP/%d.%d" %d',
@@ -620,7 +641,7 @@ class HttpProtocol(asyncio.Protocol):
 
         The body must then arrive within ``body_timeout``, or read() raises 408.
         """
-        if not request._body_done and request is self._current:
+        if not request._body_done and request is self._current and not self._lingering:
             self._set_timer(self._limits.body_timeout, self._on_body_timeout)
         if request._expect_continue and self._transport is not None:
             request._expect_continue = False
@@ -641,13 +662,10 @@ class HttpProtocol(asyncio.Protocol):
         if self._writing_paused:
             waiter = self._loop.create_future()
             self._drain_waiter = waiter
-            # A client that stops reading holds only bounded memory, but must not hold
-            # the connection (and its handler) forever: nginx's send_timeout.
-            stalled = self._loop.call_later(self._limits.send_timeout, self._on_send_timeout)
+            self._watch_flush()
             try:
                 await waiter
             finally:
-                stalled.cancel()
                 self._drain_waiter = None
 
     # -- closing ---------------------------------------------------------------------------
@@ -701,7 +719,7 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        if self._ctx.closing:  # the server is stopping: it cannot wait on the client
+        if self._ctx.closing or self._client_eof:  # stopping; or the client sends no more
             self._close()
             return
         self._stopped = True  # from now on, data_received drops what arrives
@@ -715,11 +733,15 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading_paused:
             self._reading_paused = False
             transport.resume_reading()
-        self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
+        self._cancel_timer()
+        if transport.get_write_buffer_size():
+            self._watch_flush()  # the linger begins once the answer is out
+        else:
+            self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
 
     def _on_linger_timeout(self) -> None:
         self._timer = None
-        self._abort()  # not close(): our answer was sent, or has waited long enough
+        self._abort()  # not close(): our answer is out; what the client sends is not wanted
 
     def _close(self) -> None:
         self._cancel_timer()
@@ -728,13 +750,43 @@ class HttpProtocol(asyncio.Protocol):
             self._flush_out()
             transport.close()
             if transport.get_write_buffer_size():
-                # close() waits for the buffer to be flushed: not forever for a peer that
-                # does not read.
-                self._set_timer(self._limits.send_timeout, self._on_send_timeout)
+                self._watch_flush()  # close() waits for the buffer to empty: not forever
 
-    def _on_send_timeout(self) -> None:
-        self._timer = None
-        self._abort()
+    # -- a write buffer that must empty ----------------------------------------------------
+    def _watch_flush(self) -> None:
+        """Drop the connection if what it has to send makes no progress for ``send_timeout``.
+
+        A client that stops reading holds only bounded memory, but must not hold its
+        connection (and a handler waiting in drain()) forever: nginx's send_timeout. A
+        slow reader that keeps taking bytes is not cut off, however long it takes. When
+        the buffer empties, a lingering close starts its linger.
+        """
+        if self._flush_timer is None and self._transport is not None:
+            self._flush_left = self._transport.get_write_buffer_size()
+            self._flush_since = self._loop.time()
+            self._flush_timer = self._loop.call_later(self._flush_poll(), self._check_flush)
+
+    def _flush_poll(self) -> float:
+        return min(0.5, self._limits.send_timeout / 2)
+
+    def _check_flush(self) -> None:
+        self._flush_timer = None
+        transport = self._transport
+        if transport is None:
+            return
+        left = transport.get_write_buffer_size()
+        if left == 0:
+            if self._lingering and self._timer is None:
+                self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
+            return
+        now = self._loop.time()
+        if left < self._flush_left:  # progress: the client is reading
+            self._flush_since = now
+        self._flush_left = left  # (it may also have grown: a handler writing after drain())
+        if now - self._flush_since >= self._limits.send_timeout:
+            self._abort()
+            return
+        self._flush_timer = self._loop.call_later(self._flush_poll(), self._check_flush)
 
     def _abort(self) -> None:
         self._out.clear()  # dropped with the connection

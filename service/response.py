@@ -266,14 +266,18 @@ class StreamResponse:
             if length is not None and size != length:
                 raise ValueError(f"Content-Length header {declared!r} contradicts content_length={length}")
             length = self._content_length = size
-        if length is None and not head_only and self.status not in (204, 304):
+        status = self.status
+        bodyless = status < 200 or status in (204, 304)  # RFC 9110 section 6.4.1: never a body
+        if length is None and not head_only and not bodyless:
             if http10:
                 keep_alive = False  # the end of the body is the end of the connection
             else:
                 self._chunked = True
+        if status < 200 or status == 204:
+            length = None  # and never a Content-Length (RFC 9110 section 8.6)
         head = self._render_head(keep_alive, http10, length)  # may refuse a bad header: a 500, not sent
         self._keep_alive = keep_alive
-        self._head_only = head_only
+        self._head_only = head_only or bodyless  # what write() is given is not sent
         request._started(self, keep_alive)
         writer.write(head)
         self._writer = writer
@@ -292,9 +296,9 @@ class StreamResponse:
         else:
             if self._content_length is not None:
                 # More than declared would be read by the client as the next response.
-                self._sent += len(data)
-                if self._sent > self._content_length:
+                if self._sent + len(data) > self._content_length:
                     raise RuntimeError(f"write() past the declared Content-Length of {self._content_length}")
+                self._sent += len(data)
             writer.write(bytes(data))
         await writer.drain()
 
@@ -305,14 +309,15 @@ class StreamResponse:
             await self.write(data)
         if self._writer is None:
             raise RuntimeError("call prepare() before write_eof()")
-        self._eof_sent = True
-        if self._chunked and not self._head_only:
-            self._writer.write(b"0\r\n\r\n")
-        elif not self._head_only and self._content_length is not None and self._sent < self._content_length:
+        if not self._head_only and self._content_length is not None and self._sent < self._content_length:
             # The client waits for the missing bytes: only closing the connection ends it.
+            # (Raised every time, so a handler that catches it cannot end the message.)
             raise RuntimeError(
                 f"write_eof() after {self._sent} of the {self._content_length} bytes Content-Length declared"
             )
+        self._eof_sent = True
+        if self._chunked and not self._head_only:
+            self._writer.write(b"0\r\n\r\n")
         await self._writer.drain()
 
 
@@ -404,7 +409,7 @@ class Response(StreamResponse):
             declared = self._headers.get("Content-Length") if self._headers else None
             if declared is not None:
                 given = _declared_length(declared)
-                if head_only or status == 304:
+                if status == 304 or (head_only and not no_body):
                     size = given  # it describes the body a GET would get (RFC 9110 section 8.6)
                 elif not no_body and given != size:  # (1xx and 204 never send one)
                     raise ValueError(f"Content-Length header {declared!r} but the body is {size} bytes")

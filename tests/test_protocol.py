@@ -686,3 +686,75 @@ async def test_deferred_whole_answers_keep_their_place_among_every_other_write(
     marks = [b"first", b"second", b"third", b"100 Continue", b"fourth", b"fifth", b"400 Bad Request"]
     places = [out.find(mark) for mark in marks]
     assert -1 not in places and places == sorted(places), out
+
+
+CL = "Content-Length"
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "length"),
+    [
+        pytest.param(
+            lambda: StreamResponse(status=304, headers={"Content-Length": "10"}), 304, "10", id="304"
+        ),
+        pytest.param(
+            lambda: StreamResponse(status=204, headers={"Content-Length": "0"}), 204, None, id="204"
+        ),
+        pytest.param(
+            lambda: Response(status=204, headers={"Content-Length": "0"}), 204, None, id="204-whole"
+        ),
+    ],
+)
+async def test_bodyless_statuses_end_without_a_body_and_keep_the_connection(
+    connect: Callable[..., Conn], make: Callable[[], StreamResponse], status: int, length: str | None
+) -> None:
+    """A 304 may say the length a GET would have (and sends no body); a 204 never has one."""
+    routes = RouteTableDef()
+
+    @routes.get("/bodyless")
+    async def bodyless(request: Request) -> StreamResponse:
+        return make()
+
+    @routes.get("/next")
+    async def after(request: Request) -> Response:
+        return Response(text="next")
+
+    app = Application()
+    app.add_routes(routes)
+    app.freeze()
+    for method in ("GET", "HEAD"):
+        conn = connect(app)
+        first = f"{method} /bodyless HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        await conn.send(first + get("/next"))
+        head, _, rest = conn.out.partition(b"\r\n\r\n")  # no body: the next answer follows at once
+        lines = head.decode().split("\r\n")
+        fields = dict(line.split(": ", 1) for line in lines[1:])
+        assert (lines[0].split(" ")[1], fields.get("Content-Length")) == (str(status), length), conn.out
+        assert rest.startswith(b"HTTP/1.1 200 OK\r\n") and rest.endswith(b"\r\n\r\nnext"), conn.out
+        assert not conn.closed
+
+
+async def test_answers_before_a_response_the_server_cannot_render_are_not_lost(
+    connect: Callable[..., Conn],
+) -> None:
+    routes = RouteTableDef()
+
+    @routes.get("/bad")
+    async def bad(request: Request) -> StreamResponse:
+        return StreamResponse(headers={"X Bad Name": "1"})  # refused when the server prepares it
+
+    app = Application()
+    app.add_routes(routes)
+    app.router.add_get("/", lambda request: _text("first"))
+    app.freeze()
+    conn = connect(app)
+    await conn.send(get("/") + get("/bad") + get("/"))
+    assert [(s, b) for s, _, b in split_responses(conn.out)] == [
+        (200, b"first"),
+        (500, b"500: Internal Server Error"),
+        (200, b"first"),
+    ]
+
+
+async def _text(text: str) -> Response:
+    return Response(text=text)

@@ -15,6 +15,7 @@ any other error record still fails the test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -109,6 +110,28 @@ async def _streams_past_its_length(request: Request) -> StreamResponse:
     return response
 
 
+async def _unprepared_stream_with_bad_header(request: Request) -> StreamResponse:
+    return StreamResponse(headers={"Transfer-Encoding": "chunked"})  # refused when the server prepares it
+
+
+async def _catches_the_short_write_eof(request: Request) -> StreamResponse:
+    response = StreamResponse(headers={"Content-Length": "5"})
+    await response.prepare(request)
+    await response.write(b"ab")
+    with contextlib.suppress(RuntimeError):
+        await response.write_eof()  # "fewer bytes than declared": ignored, wrongly
+    return response
+
+
+async def _catches_the_long_write(request: Request) -> StreamResponse:
+    response = StreamResponse(headers={"Content-Length": "5"})
+    await response.prepare(request)
+    await response.write(b"ab")
+    with contextlib.suppress(RuntimeError):
+        await response.write(b"cdefgh")  # "past the declared length": ignored, wrongly
+    return response
+
+
 async def _bad_status(request: Request) -> Response:
     return Response(status=42)
 
@@ -159,6 +182,9 @@ FAULTS = [
     Fault("own-te", _own_transfer_encoding, 500, True, "framing is the server's: it would be sent twice"),
     Fault("stream-short", _streams_short_of_its_length, TRUNCATED, True, "5 of 10 bytes: a close ends it"),
     Fault("stream-past", _streams_past_its_length, TRUNCATED, True, "write() past the length is refused"),
+    Fault("unprepared-bad-stream", _unprepared_stream_with_bad_header, 500, True, "refused before a byte"),
+    Fault("caught-short-eof", _catches_the_short_write_eof, TRUNCATED, True, "still cannot end the message"),
+    Fault("caught-long-write", _catches_the_long_write, TRUNCATED, True, "the 2 bytes sent are all there is"),
     Fault("bad-status", _bad_status, 500, True, "Response(status=42) raises in the handler"),
     Fault("fails-mid-stream", _fails_mid_stream, TRUNCATED, True, "the head is out: the message is cut off"),
     Fault("blocks", _blocks, 200, False, "blocking the loop delays everyone, loses nothing"),

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from service import Limits, Server
+from service import Application, Limits, Request, Response, Server
 
-from .support import TIMEOUT, build_app
+from .support import TIMEOUT, build_app, parse_responses
 
 MakeServer = Callable[..., Awaitable[Server]]
 BODY = 4_000_000  # declared and sent: four times the 1 MiB limit
@@ -81,6 +81,83 @@ async def test_a_lingering_connection_ends_when_the_client_closes_or_at_the_time
         if client_closes:
             writer.close()
         for _ in range(int(TIMEOUT / 0.01)):  # bounded well below the 60 s timeout
+            if not server._ctx.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert not server._ctx.connections
+    finally:
+        writer.close()
+
+
+def _big_app(size: int) -> Application:
+    big = b"b" * size
+
+    async def large(request: Request) -> Response:
+        return Response(body=big)
+
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.05)
+        return Response(text="slow")
+
+    app = build_app()
+    app.router.add_get("/big", large)
+    app.router.add_get("/slow", slow)
+    return app
+
+
+async def _read_slowly(reader: asyncio.StreamReader) -> bytes:
+    """Everything to the server's FIN, 256 KiB per 20 ms: a slow reader, never a stalled one."""
+    data = bytearray()
+    for _ in range(10_000):  # bounded: 2.5 GiB
+        chunk = await asyncio.wait_for(reader.read(262144), TIMEOUT)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        await asyncio.sleep(0.02)
+    raise AssertionError("no end")
+
+
+# More than the kernel's socket buffers hold, and at 256 KiB per 20 ms about 2.5 s to
+# read: longer than any timeout below.
+BIG = 32 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "statuses"),
+    [
+        # The answer to a good request, then an error: the close lingers only once both are out.
+        pytest.param(
+            b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nBAD\x01 / HTTP/1.1\r\n\r\n", [200, 400], id="linger"
+        ),
+        # The last answer before a close: slow but steady is not "reads nothing".
+        pytest.param(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", [200], id="close"),
+    ],
+)
+async def test_a_slow_reader_gets_the_whole_answer_however_long_it_takes(
+    make_server: MakeServer, request_bytes: bytes, statuses: list[int]
+) -> None:
+    server = await make_server(_big_app(BIG), limits=Limits(linger_timeout=0.3, send_timeout=1.0))
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=2**18)
+    try:
+        writer.write(request_bytes)
+        data = await _read_slowly(reader)
+    finally:
+        writer.close()
+    responses, rest = parse_responses(data)
+    assert [r.status for r in responses] == statuses and not rest
+    assert len(responses[0].body) == BIG
+
+
+async def test_a_client_that_half_closed_first_is_not_lingered_on(make_server: MakeServer) -> None:
+    """Its FIN came while the handler ran: nothing more will come, so close at once."""
+    server = await make_server(_big_app(0), limits=Limits(linger_timeout=60.0))
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+        assert answer.startswith(b"HTTP/1.1 200 OK")
+        for _ in range(int(TIMEOUT / 0.01)):  # bounded well below the 60 s linger
             if not server._ctx.connections:
                 break
             await asyncio.sleep(0.01)
