@@ -559,26 +559,22 @@ class HttpProtocol(asyncio.Protocol):
                 self._transport.write(data)
 
     async def _send(self, request: Request, response: StreamResponse) -> None:
+        if request._response is None and not isinstance(response, Response):
+            try:  # a StreamResponse returned without prepare(): send its head now
+                await response.prepare(request)
+            except (ValueError, TypeError, UnicodeEncodeError):  # refused before a byte is sent
+                error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
+                response = Response(status=500, text=INTERNAL_ERROR_TEXT)
         started = request._response
-        if started is None and isinstance(response, Response):
-            self._write_whole(request, response)
+        if started is None:
+            self._write_whole(request, response)  # type: ignore[arg-type]  # (a Response, whole)
+        elif started is not response:
+            # A streamed response was begun, then a different one returned (for example
+            # a 500 after the handler failed mid-stream): the message cannot be finished.
+            request.keep_alive = False
+            self._abort()
+            return
         else:
-            if started is None:  # a StreamResponse returned without prepare(): send its head now
-                try:
-                    await response.prepare(request)
-                except (ValueError, TypeError, UnicodeEncodeError):  # refused before a byte is sent
-                    error_log.exception(
-                        "Cannot render the response to %s %s", request.method, request.raw_path
-                    )
-                    self._write_whole(request, Response(status=500, text=INTERNAL_ERROR_TEXT))
-                    return
-                started = response
-            if started is not response:
-                # A streamed response was begun, then a different one returned (for example
-                # a 500 after the handler failed mid-stream): the message cannot be finished.
-                request.keep_alive = False
-                self._abort()
-                return
             try:
                 await response.write_eof()
             except RuntimeError:  # fewer bytes than its Content-Length: the message cannot end
@@ -594,7 +590,7 @@ class HttpProtocol(asyncio.Protocol):
                 request.raw_path,  # as sent (llhttp admits no control byte): decoded, it could forge lines
                 request.version.major,
                 request.version.minor,
-                response.status,
+                (request._response or response).status,  # what was sent: a 500 if it could not be
             )
 
     def _keep_alive(self, request: Request, response: StreamResponse) -> bool:
@@ -774,11 +770,15 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
+        # Only while the buffer can but shrink -- writing paused, or closing -- is a smaller
+        # buffer the measure of progress.
         left = transport.get_write_buffer_size()
         if left == 0:
             if self._lingering and self._timer is None:
                 self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
             return
+        if not (self._writing_paused or transport.is_closing() or self._lingering):
+            return  # drain() is over: nobody waits on the buffer (a handler may be refilling it)
         now = self._loop.time()
         if left < self._flush_left:  # progress: the client is reading
             self._flush_since = now

@@ -58,6 +58,10 @@ def reason_phrase(status: int) -> str:
 
 
 def _status_line(status: int, reason: str | None) -> bytes:
+    if status < 200:
+        # An interim answer (RFC 9110 section 15.2) cannot end an exchange: the client
+        # would wait for the final one, and every later answer would be out of step.
+        raise ValueError(f"a {status} response is interim, not an answer (use a status of 200 or more)")
     if reason is None:
         line = _STATUS_LINES.get(status)
         if line is not None:

@@ -132,6 +132,10 @@ async def _catches_the_long_write(request: Request) -> StreamResponse:
     return response
 
 
+async def _interim_stream(request: Request) -> StreamResponse:
+    return StreamResponse(status=101)
+
+
 async def _bad_status(request: Request) -> Response:
     return Response(status=42)
 
@@ -186,6 +190,8 @@ FAULTS = [
     Fault("caught-short-eof", _catches_the_short_write_eof, TRUNCATED, True, "still cannot end the message"),
     Fault("caught-long-write", _catches_the_long_write, TRUNCATED, True, "the 2 bytes sent are all there is"),
     Fault("bad-status", _bad_status, 500, True, "Response(status=42) raises in the handler"),
+    Fault("interim-status", _returns(Response(status=103)), 500, True, "a 1xx cannot be the answer"),
+    Fault("interim-stream", _interim_stream, 500, True, "nor a streamed one"),
     Fault("fails-mid-stream", _fails_mid_stream, TRUNCATED, True, "the head is out: the message is cut off"),
     Fault("blocks", _blocks, 200, False, "blocking the loop delays everyone, loses nothing"),
     Fault("hangs", _hangs, 503, False, "the handler timeout answers 503 and cancels it"),
@@ -333,3 +339,19 @@ async def test_logged_targets_are_as_sent_so_no_log_line_can_be_forged(
     for target in targets:
         assert any(target.decode() in m for m in messages), messages
     assert [m for m in messages if "\r" in m or "\n" in m] == []
+
+
+@pytest.mark.parametrize("fault", ["unprepared-bad-stream", "header-crlf"])
+async def test_the_access_log_tells_the_status_that_was_sent(
+    fault: str, make_server: MakeServer, raw_connect: RawConnect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A response the server could not send was answered 500: that is what the log says."""
+    server = await make_server(_app(), access_log=True)
+    caplog.set_level(logging.INFO, logger="service.access")
+    conn = await raw_connect(server.port)
+    await conn.send(
+        f"GET /fault/{fault} HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    )
+    assert [(await conn.read_response()).status for _ in range(2)] == [500, 200]
+    lines = [r.getMessage() for r in caplog.records if r.name == "service.access"]
+    assert [line.rsplit(" ", 1)[1] for line in lines] == ["500", "200"], lines

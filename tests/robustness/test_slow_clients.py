@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from service import Application, Limits, Request, Response, Server
+from service import Application, Limits, Request, Response, Server, StreamResponse
 
 MakeServer = Callable[..., Awaitable[Server]]
 BOUND = 10.0
@@ -152,3 +153,44 @@ async def test_a_client_that_never_reads_is_dropped_at_the_send_timeout(make_ser
         finally:
             writer.transport.abort()
     assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_a_client_that_reads_slower_than_the_handler_writes_is_not_dropped(
+    make_server: MakeServer,
+) -> None:
+    """send_timeout is for a client that reads nothing. This one reads all the time, only
+    slower than its handler writes, so the write buffer grows (staying under the mark
+    where writing pauses) while the handler runs; it must get the whole body."""
+    writes = 60
+
+    async def feed(request: Request) -> StreamResponse:
+        sock = request._conn._transport.get_extra_info("socket")  # a small kernel buffer: the
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # transport's fills instead
+        response = StreamResponse()
+        await response.prepare(request)
+        await response.write(b"a" * 80_000)  # past the high-water mark: drain() waits
+        for _ in range(writes):  # then 20 KB/s for 3 s
+            await response.write(b"b" * 1000)
+            await asyncio.sleep(0.05)
+        return response
+
+    app = _app()
+    app.router.add_get("/feed", feed)
+    server = await make_server(app, limits=Limits(send_timeout=1.5))
+    loop = asyncio.get_running_loop()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        await loop.sock_sendall(sock, b"GET /feed HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        data = bytearray()
+        for _ in range(10_000):  # bounded; about 10 KB/s once past the first 58 KB
+            size = 65536 if len(data) < 58_000 else 512
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, size), BOUND)
+            if not chunk:
+                break
+            data += chunk
+            await asyncio.sleep(0.01 if len(data) < 58_000 else 0.05)
+    assert data.endswith(b"\r\n0\r\n\r\n"), data[-40:]  # the whole chunked body, then its end
+    body = data.partition(b"\r\n\r\n")[2]  # chunk sizes 13880 and 3e8: no a or b in them
+    assert body.count(b"a") == 80_000 and body.count(b"b") == writes * 1000
