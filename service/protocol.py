@@ -42,6 +42,7 @@ from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
 from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
 from .wire import (
+    HOST_BYTES,
     METHOD_NAMES,
     NOTED_NAME_SIZES,
     VERSIONS,
@@ -303,6 +304,8 @@ class HttpProtocol(asyncio.Protocol):
         if size == 4:  # first: nearly every request has one
             if name.lower() == b"host":
                 self._host_count += 1
+                if value.translate(None, HOST_BYTES):  # PERF: one C call; what is left is no host
+                    raise ProtocolError(400, "invalid Host header field")
         elif size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
         elif size == 17 and name.lower() == b"transfer-encoding":

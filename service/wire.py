@@ -20,6 +20,7 @@ __all__ = [
     "METHOD_NAMES",
     "VERSIONS",
     "Limits",
+    "HOST_BYTES",
     "check_host",
     "check_transfer_encoding",
     "error_bytes",
@@ -123,6 +124,14 @@ def check_transfer_encoding(value: bytes) -> None:
         raise ProtocolError(400, "Transfer-Encoding does not end with chunked")
     if codings != [b"chunked"]:
         raise ProtocolError(501, "only the chunked transfer coding is supported")
+
+
+# RFC 9112 section 3.2 / RFC 3986 section 3.2.2: a Host is uri-host [":" port]; these are
+# all the bytes it may hold (an IP literal's brackets included). Anything else -- a
+# space, "/", "@", a quote -- is an invalid Host: 400.
+HOST_BYTES = (
+    bytes(range(0x30, 0x3A)) + bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B)) + b"-._~!$&'()*+,;=%:[]"
+)
 
 
 def check_host(count: int, version: HttpVersion) -> None:

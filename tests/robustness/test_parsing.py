@@ -350,6 +350,10 @@ REJECTED = [
     row("host-twice", get(b"Host: y"), 400, "two Hosts: one hop may route by the first, another by the last"),
     row("host-twice-same", get(b"Host: x"), 400, "more than one Host field line, even equal ones"),
     row("host-twice-http10", b"GET /ok HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, "any version"),
+    row("host-with-space", b"GET /ok HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "3.2: an invalid Host value"),
+    row("host-list", b"GET /ok HTTP/1.1\r\nHost: a, b\r\n\r\n", 400, "a list is not one host"),
+    row("host-with-userinfo", b"GET /ok HTTP/1.1\r\nHost: u@x\r\n\r\n", 400, "no userinfo in Host"),
+    row("host-with-path", b"GET /ok HTTP/1.1\r\nHost: x/y\r\n\r\n", 400, "a host has no path"),
     row("host-missing-absolute-form", b"GET http://x/ok HTTP/1.1\r\n\r\n", 400, "3.2: Host still required"),
     row(
         "pipelined-host-missing",
@@ -443,6 +447,9 @@ ACCEPTED = [
     pytest.param(b"GET /ok HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", b"ok", id="http10-needs-no-host"),
     pytest.param(b"GET /ok HTTP/1.1\r\nHost:\r\n\r\n", b"ok", id="host-empty-value"),
     pytest.param(b"GET /ok HTTP/1.1\r\nhOsT: x\r\n\r\n", b"ok", id="host-name-any-case"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", b"ok", id="host-ipv6-and-port"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n", b"ok", id="host-ipv4-and-port"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n\r\n", b"ok", id="host-idna"),
 ]
 
 
