@@ -24,6 +24,11 @@ more requests ahead (so a pipelining client is read no faster than answered),
 and when the transport's write buffer is full the next response waits for
 ``resume_writing``. Handlers are not cancelled when the client goes away
 (aiohttp's default since 3.9): they finish and their response is dropped.
+
+Everything written goes through the connection's ``Sender`` (sender.py): whole
+responses wait for the end of the loop iteration, the rest keeps its place after
+them, and a peer that stops reading is dropped after ``send_timeout``. An error
+answer ends with a lingering close (``_linger``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .errors import ProtocolError
 from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
 from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
+from .sender import Batch, Sender
 from .wire import (
     HOST_BYTES,
     METHOD_NAMES,
@@ -79,19 +85,11 @@ class ConnectionSet:
     # Connections gone while their handler still runs: shutdown waits for those too.
     orphans: set[HttpProtocol] = field(default_factory=set)
     closing: bool = False
-    # Connections with whole responses waiting for the end of this loop iteration.
-    unflushed: list[HttpProtocol] = field(default_factory=list)
+    batch: Batch = field(default_factory=Batch)  # whole responses written at the iteration's end
 
     @property
     def busy(self) -> set[HttpProtocol]:
         return self.connections | self.orphans
-
-    def flush(self) -> None:
-        """Write every response deferred in this loop iteration (see ``_write_whole``)."""
-        unflushed = self.unflushed
-        self.unflushed = []
-        for conn in unflushed:
-            conn._flush_out()
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -122,8 +120,7 @@ class HttpProtocol(asyncio.Protocol):
         "_stopped",
         "_closing",
         "_reading_paused",
-        "_writing_paused",
-        "_drain_waiter",
+        "_sender",
         "_timer",
         "_timer_idle",
         "_trailer_count",
@@ -131,12 +128,7 @@ class HttpProtocol(asyncio.Protocol):
         "_max_head_bytes",
         "_idle_since",
         "_lingering",
-        "_out",
-        "_out_bytes",
         "_client_eof",
-        "_flush_timer",
-        "_flush_left",
-        "_flush_since",
     )
 
     def __init__(self, ctx: ConnectionSet) -> None:
@@ -164,8 +156,7 @@ class HttpProtocol(asyncio.Protocol):
         self._stopped = False  # parse no more: an error or an upgrade came
         self._closing = False  # close once the queue is answered
         self._reading_paused = False
-        self._writing_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
+        self._sender = Sender(self._loop, ctx.batch, self._limits.send_timeout)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_idle = False
         self._trailer_count = 0
@@ -173,13 +164,7 @@ class HttpProtocol(asyncio.Protocol):
         self._max_head_bytes = self._limits.max_head_bytes  # PERF: computed once per connection
         self._idle_since = 0.0
         self._lingering = False  # our side is shut; what the client still sends is dropped
-        self._out: list[bytes] = []  # whole responses not yet written (see _write_whole)
-        self._out_bytes = 0
         self._client_eof = False  # the client has half-closed: it sends nothing more
-        # Watching a write buffer that must empty (see _watch_flush).
-        self._flush_timer: asyncio.TimerHandle | None = None
-        self._flush_left = 0
-        self._flush_since = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -193,6 +178,7 @@ class HttpProtocol(asyncio.Protocol):
             self._stopped = True
             return
         self._ctx.connections.add(self)
+        self._sender.transport = self._transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, (tuple, list)) and peer:
             self._remote = str(peer[0])
@@ -208,19 +194,12 @@ class HttpProtocol(asyncio.Protocol):
             self._runner.close()  # a handler in progress still finishes (module docstring)
         self._transport = None
         self._cancel_timer()
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
+        self._sender.lost()
         self._queue.clear()
-        self._out.clear()
         current = self._current
         if current is not None and not current._body_done:
             current._body_error = ConnectionResetError("client disconnected")
             current._feed_eof()
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionResetError("client disconnected"))
-            waiter.exception()  # mark retrieved: nobody may be waiting any more
 
     def data_received(self, data: bytes) -> None:
         if self._stopped:
@@ -275,14 +254,10 @@ class HttpProtocol(asyncio.Protocol):
         return True
 
     def pause_writing(self) -> None:
-        self._writing_paused = True
+        self._sender.pause()
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
-        self._flush_since = self._loop.time()  # progress, for _watch_flush
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._sender.resume()
 
     # -- parser callbacks (PERF: they only record) -----------------------------------
     def on_url(self, url: bytes) -> None:
@@ -477,7 +452,7 @@ class HttpProtocol(asyncio.Protocol):
         try:
             while queue and keep_alive and self._transport is not None:
                 request = queue.popleft()
-                if self._writing_paused:
+                if self._sender.paused:
                     await self.drain()
                 # The app the request was parsed under answers it, even if a reload
                 # has swapped in another since: in-flight requests keep their table.
@@ -494,7 +469,7 @@ class HttpProtocol(asyncio.Protocol):
             raise
         except Exception:  # a bug of ours: never pass silently, never leave the client hanging
             error_log.exception("Internal error answering a request")
-            self._flush_out()  # the answers before this one were whole: they still go
+            self._sender.flush()  # the answers before this one were whole: they still go
             self._abort()
         finally:
             self._answering = False
@@ -533,33 +508,7 @@ class HttpProtocol(asyncio.Protocol):
         request.keep_alive = keep_alive
         if self._transport is None:
             return
-        # PERF: written at the end of this loop iteration, together with the answers
-        # to every other connection that was readable in it, rather than one send per
-        # answer as it is made: the client is woken once per batch, not once per
-        # response. (With many connections this is most of a request's kernel time.)
-        # Everything else written on this connection first writes what waits here, so
-        # the order on the wire is the order of the answers; past 64 KiB it goes at
-        # once, so the transport's flow control sees it.
-        out = self._out
-        if not out:
-            unflushed = self._ctx.unflushed
-            if not unflushed:
-                self._loop.call_soon(self._ctx.flush)
-            unflushed.append(self)
-        out.append(data)
-        self._out_bytes += len(data)
-        if self._out_bytes > 65536:
-            self._flush_out()
-
-    def _flush_out(self) -> None:
-        """Write the deferred whole responses; before anything else reaches the transport."""
-        out = self._out
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            self._out_bytes = 0
-            if self._transport is not None:
-                self._transport.write(data)
+        self._sender.defer(data)  # PERF: written with the iteration's others (sender.py)
 
     async def _send(self, request: Request, response: StreamResponse) -> None:
         if request._response is None and not isinstance(response, Response):
@@ -644,36 +593,26 @@ class HttpProtocol(asyncio.Protocol):
             self._set_timer(self._limits.body_timeout, self._on_body_timeout)
         if request._expect_continue and self._transport is not None:
             request._expect_continue = False
-            self._flush_out()
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._sender.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self._reading_paused and not self._stopped and self._transport is not None:
             self._reading_paused = False
             self._transport.resume_reading()
 
     def write(self, data: bytes) -> None:
-        if self._transport is not None:
-            self._flush_out()  # a streamed response after deferred whole ones
-            self._transport.write(data)
+        self._sender.write(data)  # after the deferred whole answers before it
 
     async def drain(self) -> None:
         if self._transport is None:
             raise ConnectionResetError("client disconnected")
-        if self._writing_paused:
-            waiter = self._loop.create_future()
-            self._drain_waiter = waiter
-            self._watch_flush()
-            try:
-                await waiter
-            finally:
-                self._drain_waiter = None
+        await self._sender.drain()
 
     # -- closing ---------------------------------------------------------------------------
     def _finish_connection(self) -> None:
         """Send the pending protocol error, if any, and close."""
         error = self._error
         if error is not None and self._transport is not None:
-            self._flush_out()  # the answers to the requests before the bad one
-            self._transport.write(error_bytes(error.status, error.reason))
+            # After the answers to the requests before the bad one.
+            self._sender.write(error_bytes(error.status, error.reason))
             if not self._ctx.closing:
                 self._linger()
                 return
@@ -694,8 +633,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._answering:
             return
         if self._in_head_partial() and self._transport is not None:
-            self._flush_out()
-            self._transport.write(error_bytes(408, "request header not received in time"))
+            self._sender.write(error_bytes(408, "request header not received in time"))
             self._linger()
             return
         self._close()
@@ -723,7 +661,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._stopped = True  # from now on, data_received drops what arrives
         self._lingering = True
-        self._flush_out()
+        self._sender.flush()
         try:
             transport.write_eof()
         except (NotImplementedError, OSError, RuntimeError):  # cannot half-close: close
@@ -734,8 +672,12 @@ class HttpProtocol(asyncio.Protocol):
             transport.resume_reading()
         self._cancel_timer()
         if transport.get_write_buffer_size():
-            self._watch_flush()  # the linger begins once the answer is out
+            self._sender.watch(on_empty=self._begin_linger)  # once the answer is out
         else:
+            self._begin_linger()
+
+    def _begin_linger(self) -> None:
+        if self._timer is None and self._transport is not None:
             self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
 
     def _on_linger_timeout(self) -> None:
@@ -746,53 +688,13 @@ class HttpProtocol(asyncio.Protocol):
         self._cancel_timer()
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            self._flush_out()
+            self._sender.flush()
             transport.close()
             if transport.get_write_buffer_size():
-                self._watch_flush()  # close() waits for the buffer to empty: not forever
-
-    # -- a write buffer that must empty ----------------------------------------------------
-    def _watch_flush(self) -> None:
-        """Drop the connection if what it has to send makes no progress for ``send_timeout``.
-
-        A client that stops reading holds only bounded memory, but must not hold its
-        connection (and a handler waiting in drain()) forever: nginx's send_timeout. A
-        slow reader that keeps taking bytes is not cut off, however long it takes. When
-        the buffer empties, a lingering close starts its linger.
-        """
-        if self._flush_timer is None and self._transport is not None:
-            self._flush_left = self._transport.get_write_buffer_size()
-            self._flush_since = self._loop.time()
-            self._flush_timer = self._loop.call_later(self._flush_poll(), self._check_flush)
-
-    def _flush_poll(self) -> float:
-        return min(0.5, self._limits.send_timeout / 2)
-
-    def _check_flush(self) -> None:
-        self._flush_timer = None
-        transport = self._transport
-        if transport is None:
-            return
-        # Only while the buffer can but shrink -- writing paused, or closing -- is a smaller
-        # buffer the measure of progress.
-        left = transport.get_write_buffer_size()
-        if left == 0:
-            if self._lingering and self._timer is None:
-                self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
-            return
-        if not (self._writing_paused or transport.is_closing() or self._lingering):
-            return  # drain() is over: nobody waits on the buffer (a handler may be refilling it)
-        now = self._loop.time()
-        if left < self._flush_left:  # progress: the client is reading
-            self._flush_since = now
-        self._flush_left = left  # (it may also have grown: a handler writing after drain())
-        if now - self._flush_since >= self._limits.send_timeout:
-            self._abort()
-            return
-        self._flush_timer = self._loop.call_later(self._flush_poll(), self._check_flush)
+                self._sender.watch()  # close() waits for the buffer to empty: not forever
 
     def _abort(self) -> None:
-        self._out.clear()  # dropped with the connection
+        self._sender.drop()  # what waits is dropped with the connection
         transport = self._transport
         if transport is not None:
             transport.abort()

@@ -116,12 +116,12 @@ async def test_a_client_that_never_reads_is_paused_and_others_are_served(make_se
     writer.write(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * 2000)  # 128 MiB of answers asked for
     try:
         deadline = asyncio.get_running_loop().time() + BOUND
-        while not any(c._writing_paused for c in server._ctx.connections):
+        while not any(c._sender.paused for c in server._ctx.connections):
             assert asyncio.get_running_loop().time() < deadline, "the server never stopped writing"
             await asyncio.sleep(0.05)
         for _ in range(5):  # others are served meanwhile
             assert (await _get_ok(server.port)).startswith(b"HTTP/1.1 200 OK")
-        (conn,) = [c for c in server._ctx.connections if c._writing_paused]
+        (conn,) = [c for c in server._ctx.connections if c._sender.paused]
         # What the server holds for it is bounded: one answer past the write buffer's
         # high-water mark, and the requests one read brought in.
         assert conn._transport.get_write_buffer_size() < 4 * 1024 * 1024
