@@ -171,49 +171,69 @@ async def test_at_the_limit_passes_and_one_over_fails(
     await assert_alive(raw_connect, server.port)
 
 
-async def test_expect_continue_over_the_limit_is_413_without_100(
-    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
-) -> None:
-    server = await make_server(build_app(client_max_size=MAX_BODY), limits=LIMITS)
-    conn = await raw_connect(server.port)
-    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
-    result = await exchange(conn, head % (MAX_BODY + 1), bytewise=bytewise)
-    assert b"100 Continue" not in result.raw
-    assert_rejected(result, (413,), (), "a declared body over the limit is refused before 100 Continue")
-    await assert_alive(raw_connect, server.port)
+CHUNKED_HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+EXPECT_HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
 
 
-async def test_head_padded_with_whitespace_is_431_by_the_raw_bytes_guard(
-    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
-) -> None:
+def past(ident: str, limits: Limits, data: bytes, status: int, why: str, *, never: bytes = b"") -> Any:
+    return pytest.param(limits, data, status, never, why, id=ident)
+
+
+# Limits with no "exactly at" counterpart: what is sent, the answer, and what must never
+# be sent. The app's client_max_size is MAX_BODY throughout.
+PAST_A_LIMIT = [
+    past(
+        "expect-continue-over-the-body-limit",
+        LIMITS,
+        EXPECT_HEAD % (MAX_BODY + 1),
+        413,
+        "a declared body over the limit is refused before 100 Continue",
+        never=b"100 Continue",
+    ),
     # Optional whitespace is not part of a field value, so only the raw-bytes guard
     # (Limits.max_head_bytes) sees it; the head never ends, so nothing else can stop it.
-    server = await make_server(build_app(), limits=LIMITS)
-    conn = await raw_connect(server.port)
-    data = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: " + b" " * LIMITS.max_head_bytes
-    result = await exchange(conn, data, bytewise=bytewise)
-    assert_rejected(result, (431,), (), "a head over max_head_bytes of raw bytes")
-    await assert_alive(raw_connect, server.port)
-
-
-async def test_stalled_head_is_408(make_server: MakeServer, raw_connect: RawConnect, bytewise: bool) -> None:
-    server = await make_server(build_app(), limits=Limits(header_timeout=0.3))
-    conn = await raw_connect(server.port)
-    result = await exchange(conn, b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aa", bytewise=bytewise)
-    assert_rejected(result, (408,), (), "a head not received whole within header_timeout")
-    await assert_alive(raw_connect, server.port)
-
-
-async def test_a_huge_declared_chunk_is_refused_once_its_bytes_pass_the_limit(
-    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
-) -> None:
+    past(
+        "head-padded-with-whitespace",
+        LIMITS,
+        b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: " + b" " * LIMITS.max_head_bytes,
+        431,
+        "a head over max_head_bytes of raw bytes",
+    ),
+    past(
+        "stalled-head",
+        Limits(header_timeout=0.3),
+        b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aa",
+        408,
+        "a head not received whole within header_timeout",
+    ),
     # llhttp does not tell the chunk sizes it reads, so a declared size is not judged by
     # itself: the body is bounded as its bytes arrive (and a stalled one by body_timeout).
-    server = await make_server(build_app(client_max_size=MAX_BODY), limits=LIMITS)
+    past(
+        "huge-declared-chunk",
+        LIMITS,
+        CHUNKED_HEAD + b"ffffffffffffffff\r\n" + b"c" * (MAX_BODY + 1),
+        413,
+        "a chunk of 2**64-1 bytes, over client_max_size as it arrives",
+    ),
+]
+
+
+@pytest.mark.parametrize(("limits", "data", "status", "never", "why"), PAST_A_LIMIT)
+async def test_past_a_limit_is_refused(
+    make_server: MakeServer,
+    raw_connect: RawConnect,
+    bytewise: bool,
+    limits: Limits,
+    data: bytes,
+    status: int,
+    never: bytes,
+    why: str,
+) -> None:
+    server = await make_server(build_app(client_max_size=MAX_BODY), limits=limits)
     conn = await raw_connect(server.port)
-    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    result = await exchange(conn, head + b"ffffffffffffffff\r\n" + b"c" * (MAX_BODY + 1), bytewise=bytewise)
-    assert_rejected(result, (413,), (), "a chunk of 2**64-1 bytes, over client_max_size as it arrives")
+    result = await exchange(conn, data, bytewise=bytewise)
+    assert not never or never not in result.raw, f"{why}: {never!r} was sent"
+    assert_rejected(result, (status,), (), why)
     await assert_alive(raw_connect, server.port)
 
 
