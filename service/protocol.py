@@ -611,11 +611,8 @@ class HttpProtocol(asyncio.Protocol):
         """Send the pending protocol error, if any, and close."""
         error = self._error
         if error is not None and self._transport is not None:
-            # After the answers to the requests before the bad one.
-            self._sender.write(error_bytes(error.status, error.reason))
-            if not self._ctx.closing:
-                self._linger()
-                return
+            self._refuse(error.status, error.reason)  # after the answers before the bad request
+            return
         self._close()
 
     def _on_idle_timeout(self) -> None:
@@ -633,8 +630,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._answering:
             return
         if self._in_head_partial() and self._transport is not None:
-            self._sender.write(error_bytes(408, "request header not received in time"))
-            self._linger()
+            self._refuse(408, "request header not received in time")
             return
         self._close()
 
@@ -643,6 +639,11 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = True
         if not self._answering and not self._queue:
             self._close()
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer a protocol error and close: the client may be sending still."""
+        self._sender.write(error_bytes(status, reason))
+        self._linger()
 
     def _linger(self) -> None:
         """Close after an answer the client may not have read while it is still sending.
