@@ -270,14 +270,14 @@ class StreamResponse:
             if length is not None and size != length:
                 raise ValueError(f"Content-Length header {declared!r} contradicts content_length={length}")
             length = self._content_length = size
-        status = self.status
-        bodyless = status < 200 or status in (204, 304)  # RFC 9110 section 6.4.1: never a body
+        status = self.status  # (a 1xx is refused by _render_head: it is no answer)
+        bodyless = status in (204, 304)  # RFC 9110 section 6.4.1: never a body
         if length is None and not head_only and not bodyless:
             if http10:
                 keep_alive = False  # the end of the body is the end of the connection
             else:
                 self._chunked = True
-        if status < 200 or status == 204:
+        if status == 204:
             length = None  # and never a Content-Length (RFC 9110 section 8.6)
         head = self._render_head(keep_alive, http10, length)  # may refuse a bad header: a 500, not sent
         self._keep_alive = keep_alive
