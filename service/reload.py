@@ -13,9 +13,13 @@ When the fingerprint changes, ``reload()`` builds a whole new ``Application``
 between requests, on the event loop (loading and importing take milliseconds):
 
 1. load and validate the file (``FILE:LINE:COL`` issues, as ``check`` prints);
-2. drop changed handler modules from ``sys.modules`` so they import afresh;
+2. drop changed handler modules from ``sys.modules`` so they import afresh --
+   only those whose source differs from the one they were imported from (or is
+   gone), so unchanged modules keep their module-level state (stores, pools);
 3. resolve every name and build the app; any failure logs every issue and
-   leaves the running app untouched -- the last good table keeps serving;
+   leaves the running app untouched -- the last good table keeps serving, and a
+   changed module that failed to import is put back as it was, so the next
+   reload compares against what is really loaded, however many failed before;
 4. carry the app state over (what ``on_startup`` hooks made: pools, stores), so
    hooks are not re-run; settings that cannot change live are reported;
 5. swap: requests parsed from now on use the new table; requests in flight
@@ -31,7 +35,8 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import ModuleType
 
 from .app import Application
 from .config import ServiceSettings
@@ -46,7 +51,6 @@ from .project import (
     build_app,
     file_digest,
     module_digests,
-    module_file,
     module_names,
     spec_of,
     with_import_problems,
@@ -70,22 +74,87 @@ def limits_of(settings: ServiceSettings) -> Limits:
 
 
 def describe_changes(old: Spec, new: Spec, reimported: Iterable[str] = ()) -> str:
-    """``1 added (GET /x); 0 removed; 1 changed (POST /y)`` -- by what the file says."""
+    """``1 added (GET /x); 0 removed; 1 changed (POST /y); 1 module re-imported (h.items)``.
+
+    Routes by what the file says; modules by which changed on disk and were imported afresh.
+    """
     before = {(r.method, r.path): r.options for r in old.routes}
     after = {(r.method, r.path): r.options for r in new.routes}
     added = sorted(after.keys() - before.keys())
     removed = sorted(before.keys() - after.keys())
     changed = sorted(k for k in after.keys() & before.keys() if after[k] != before[k])
 
-    def fmt(label: str, keys: list[tuple[str, str]]) -> str:
-        shown = ", ".join(f"{m} {p}" for m, p in keys[:5]) + (", ..." if len(keys) > 5 else "")
-        return f"{len(keys)} {label}" + (f" ({shown})" if keys else "")
+    def fmt(label: str, names: list[str]) -> str:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        return f"{len(names)} {label}" + (f" ({shown})" if names else "")
 
-    parts = [fmt("added", added), fmt("removed", removed), fmt("changed", changed)]
+    def routes(keys: list[tuple[str, str]]) -> list[str]:
+        return [f"{method} {path}" for method, path in keys]
+
     modules = sorted(reimported)
-    if modules:
-        parts.append(f"re-imported {', '.join(modules)}")
-    return "; ".join(parts)
+    return "; ".join(
+        [
+            fmt("added", routes(added)),
+            fmt("removed", routes(removed)),
+            fmt("changed", routes(changed)),
+            fmt("module re-imported" if len(modules) == 1 else "modules re-imported", modules),
+        ]
+    )
+
+
+class _Imports:
+    """The named handler modules as this process imported them; each build's changes to them.
+
+    ``digests`` maps a module to the digest of the source it was imported from. It is
+    what a build compares against, not what the previous reload saw: a failed
+    reload does not import everything it names, nor leave ``sys.modules`` as it found
+    it, so taking its view would make the next good reload re-import unchanged
+    modules (wiping their state) or keep serving a deleted one.
+    """
+
+    def __init__(self, digests: Mapping[str, str | None]) -> None:
+        self.digests = dict(digests)
+
+    def _stale(self, name: str, now: Mapping[str, str | None]) -> bool:
+        if name not in self.digests:  # imported by another module, not by a build:
+            return False  # no source to compare with; it is not ours to re-import
+        return now.get(name) != self.digests[name]  # None now: the file is gone
+
+    @contextlib.contextmanager
+    def build(self, names: Iterable[str], now: Mapping[str, str | None]) -> Iterator[list[str]]:
+        """Around one build: yields the stale modules, already out of ``sys.modules``.
+
+        ``now`` holds the digests taken before the build imports anything.
+        """
+        importlib.invalidate_caches()
+        names = set(names)
+        loaded = {name: module for name in names if (module := sys.modules.get(name)) is not None}
+        stale = sorted(name for name in loaded if self._stale(name, now))
+        for name in stale:
+            _drop_bytecode(loaded[name])
+            del sys.modules[name]
+        try:
+            yield stale
+        finally:  # the build succeeded or not
+            for name in names:
+                module = sys.modules.get(name)
+                if module is None and name in loaded:
+                    # Its new source failed to import (or is gone): the old module, which
+                    # the serving table still uses, stays the one its source is compared with.
+                    sys.modules[name] = loaded[name]
+                elif module is not None and (module is not loaded.get(name) or name not in self.digests):
+                    # Imported by this build; or found imported by another module, and
+                    # from now on its changes are seen.
+                    self.digests[name] = now.get(name)
+
+
+def _drop_bytecode(module: ModuleType) -> None:
+    """A stale .pyc can look fresh when a file changes twice within its mtime's resolution
+    with the same size; remove it so the source is compiled anew."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str):
+        with contextlib.suppress(OSError, NotImplementedError, ValueError):
+            os.remove(importlib.util.cache_from_source(file))
 
 
 class Reloader:
@@ -110,11 +179,13 @@ class Reloader:
         self._modules = module_names(spec)  # named by the latest readable file, imported or not
         sources = current().get(SOURCES_KEY)
         if isinstance(sources, Sources):  # taken before the files were read: nothing is missed
-            self._module_digests = dict(sources.modules)  # as last imported
+            self._imports = _Imports(dict(sources.modules))
             self._fingerprint = (sources.routes, sources.modules)
         else:
-            self._module_digests = module_digests(self._modules)
+            self._imports = _Imports(module_digests(self._modules))
             self._fingerprint = self._take_fingerprint()
+        # The watched modules' digests as the latest reload saw them (the fingerprint's part).
+        self._seen = dict(self._fingerprint[1])
 
     # -- watching ------------------------------------------------------------------------
     def request(self) -> None:
@@ -144,7 +215,7 @@ class Reloader:
         try:
             return self._reload()
         finally:
-            self._fingerprint = (routes_digest, tuple(sorted(self._module_digests.items())))
+            self._fingerprint = (routes_digest, tuple(sorted(self._seen.items())))
 
     def _reload(self) -> bool:
         old = self._current()
@@ -158,14 +229,11 @@ class Reloader:
             self._modules = module_names(spec)
             # Digests taken *before* importing: a handler saved during the build
             # differs from them, so the next poll sees it.
-            before = module_digests(self._modules)
-            reimported = self._forget_changed_modules(self._modules)
-            try:
+            self._seen = module_digests(self._modules)
+            with self._imports.build(self._modules, self._seen) as reimported:
                 if invalid is not None:
                     raise with_import_problems(invalid)
                 new = build_app(spec)
-            finally:  # sys.modules holds what this build imported, good or not
-                self._module_digests = before
         except ConfigError as exc:
             for issue in exc.issues:
                 log.error("%s", issue)
@@ -194,27 +262,6 @@ class Reloader:
             describe_changes(spec_of(old), spec, reimported),
         )
         return True
-
-    def _forget_changed_modules(self, modules: set[str]) -> list[str]:
-        """Make changed handler modules import afresh in ``build_app``; returns their names."""
-        importlib.invalidate_caches()
-        forgotten = []
-        for name in modules:
-            file = module_file(name)
-            if file is None or name not in sys.modules:
-                continue  # not imported (or failed to): the build imports it
-            if name in self._module_digests and file_digest(file) == self._module_digests[name]:
-                continue
-            # A stale .pyc can look fresh when a file changes twice within its mtime's
-            # resolution with the same size; remove it so the source is compiled anew.
-            try:
-                cached = importlib.util.cache_from_source(file)
-                os.remove(cached)
-            except (OSError, NotImplementedError, ValueError):
-                pass
-            sys.modules.pop(name, None)
-            forgotten.append(name)
-        return forgotten
 
     @staticmethod
     def _hook_names(spec: Spec) -> tuple[tuple[str, ...], ...]:

@@ -3,6 +3,9 @@
 ``Server`` is the async building block (tests use it on port 0); ``run_app`` is
 the blocking front door, as in aiohttp.
 
+Start binds the socket first, then runs ``on_startup`` hooks, then accepts: a
+port in use fails before any hook has opened anything.
+
 Shutdown runs in small ordered steps (after aiohttp's runner and uvicorn):
 1. stop accepting: close the listening sockets;
 2. run ``on_shutdown`` hooks;
@@ -59,6 +62,7 @@ class Server:
         self._server: asyncio.base_events.Server | None = None
         self._force = asyncio.Event()
         self._stopped = False
+        self._hooks_started = False
         self._watchdog = Watchdog(block_warning) if block_warning else None
 
     @property
@@ -86,8 +90,13 @@ class Server:
             self._ctx.access_log = access_log
 
     async def start(self) -> None:
-        """Run ``on_startup`` hooks, then listen. Logs the real address."""
-        await self.app.startup()
+        """Listen, run ``on_startup`` hooks, then accept. Logs the real address.
+
+        The socket is bound before any hook runs: a port in use fails at once, with
+        no pool or connection opened for nothing (and so no cleanup hook to run).
+        Connections are accepted only once the hooks are done (until then a socket
+        we bound refuses them; one handed to us, already listening, queues them).
+        """
         loop = asyncio.get_running_loop()
         ctx = self._ctx
 
@@ -95,8 +104,10 @@ class Server:
             return HttpProtocol(ctx)
 
         try:
-            if self._sock is not None:
-                self._server = await loop.create_server(factory, sock=self._sock, backlog=self._backlog)
+            if self._sock is not None:  # bound already (the supervisor's, shared by workers)
+                self._server = await loop.create_server(
+                    factory, sock=self._sock, backlog=self._backlog, start_serving=False
+                )
             else:
                 self._server = await loop.create_server(
                     factory,
@@ -104,11 +115,15 @@ class Server:
                     self.port,
                     backlog=self._backlog,
                     reuse_port=self._reuse_port or None,
+                    start_serving=False,
                 )
         except OSError as exc:
             raise ListenError.wrap(self.host, self.port, exc) from exc
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
+        self._hooks_started = True  # from here on, shutdown runs the shutdown and cleanup hooks
+        await self.app.startup()
+        await self._server.start_serving()
         server_log.info("Serving on http://%s:%d", self.host, self.port)
         if self._watchdog is not None:
             self._watchdog.start(loop)
@@ -125,11 +140,12 @@ class Server:
         if self._server is not None:
             self._server.close()
         try:
-            try:
-                await self.app.shutdown()
-            finally:
-                await self._close_connections()
-                await self.app.cleanup()
+            if self._hooks_started:  # else no startup hook ran: nothing is open for cleanup to close
+                try:
+                    await self.app.shutdown()
+                finally:
+                    await self._close_connections()
+                    await self.app.cleanup()
         finally:  # even when the shutdown itself is cancelled or fails
             if self._watchdog is not None:
                 self._watchdog.stop()

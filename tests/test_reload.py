@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -271,7 +272,8 @@ def test_the_reload_log_line_names_generation_and_added_removed_changed(tmp_path
     project.write_routes("routes:\n  GET /keep: PKG.m.one\n  GET /change: PKG.m.two\n  GET /new: PKG.m.one\n")
     line = server.wait_log(reloaded(project, 2), since=since)
     assert line.string.endswith(
-        "generation 2: 1 added (GET /new); 1 removed (GET /gone); 1 changed (GET /change)"
+        "generation 2: 1 added (GET /new); 1 removed (GET /gone); 1 changed (GET /change);"
+        " 0 modules re-imported"
     ), line.string
     assert server.get("/change").text == "two"
     assert server.get("/new").text == "one"
@@ -325,7 +327,9 @@ def test_an_edited_handler_module_is_served_without_touching_routes(project: Pro
     project.write_module("m", MODULE.replace('text="one"', 'text="ONE"'))
     server.wait_answer("/a", "ONE")
     line = server.wait_log(reloaded(project, 2), since=since)
-    assert line.string.endswith(f"0 added; 0 removed; 0 changed; re-imported {project.pkg}.m"), line.string
+    assert line.string.endswith(f"0 added; 0 removed; 0 changed; 1 module re-imported ({project.pkg}.m)"), (
+        line.string
+    )
     assert server.get("/b").text == "two"
 
     # And again, back and forth: each edit is seen.
@@ -374,6 +378,129 @@ def test_a_broken_handler_edit_undone_to_the_exact_old_text_recovers(project: Pr
     # ... and later edits of routes.yaml must apply.
     project.write_routes("routes:\n  GET /a: PKG.m.one\n  GET /b: PKG.m.two\n  GET /c: PKG.m.one\n")
     server.wait_answer("/c", "one")
+    server.stop()
+
+
+STORE = """\
+from service import web
+
+ITEMS = []  # module-level state, like an in-memory store or a pool: a re-import empties it
+
+
+async def add(request):
+    ITEMS.append(request.path)
+    return web.Response(text=str(len(ITEMS)))
+
+
+async def count(request):
+    return web.Response(text=str(len(ITEMS)))
+"""
+
+STORE_ROUTES = "routes:\n  GET /add: PKG.store.add\n  GET /count: PKG.store.count\n  GET /a: PKG.m.one\n"
+
+# Ways a reload fails, each leaving out of the file's valid part the module that holds the store.
+BROKEN_ROUTES = {
+    "yaml": "routes:\n  GET /count: PKG.store.count\n   GET /a: PKG.m.one\n",  # indented too far
+    "schema": "routes:\n  GTE /count: PKG.store.count\n",  # no such method
+    "import": "routes:\n  GET /count: PKG.nope.count\n",  # no such module
+}
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [["schema"], ["import"], ["yaml", "schema", "import"]],
+    ids=lambda failures: "-then-".join(failures),
+)
+def test_failed_reloads_do_not_re_import_unchanged_modules(
+    tmp_path: Path, serve: Serve, failures: list[str]
+) -> None:
+    """An unchanged module keeps its state across any number of failed reloads and the good one after."""
+    project = make_project(tmp_path, STORE_ROUTES, {"m": MODULE, "store": STORE})
+    server = serve(project)
+    assert server.get("/add").text == "1"
+    assert server.get("/add").text == "2"
+
+    for failure in failures:
+        since = server.mark()
+        project.write_routes(BROKEN_ROUTES[failure])
+        server.wait_log(r"Reload of .* failed \(1 problem\); still serving generation 1", since=since)
+    server.wait_health(generation=1, last_reload_failed=True)
+    assert server.get("/count").text == "2"
+
+    since = server.mark()
+    project.write_routes(STORE_ROUTES + "  GET /b: PKG.m.two\n")
+    line = server.wait_log(reloaded(project, 2), since=since)
+    assert server.get("/count").text == "2", line.string  # the store was not emptied
+    assert server.get("/add").text == "3"
+    assert line.string.endswith(
+        "generation 2: 1 added (GET /b); 0 removed; 0 changed; 0 modules re-imported"
+    ), line.string
+    server.wait_health(generation=2, last_reload_failed=False)
+    server.stop()
+
+
+def _check(project: Project) -> subprocess.CompletedProcess[str]:
+    """``python -m service check ROUTES``, as the server was started (same path, same directory)."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", "check", str(project.routes)],
+        cwd=project.root, env=serving.serve_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_deleted_handler_module_is_a_failed_reload_reported_as_check_does(
+    project: Project, serve: Serve
+) -> None:
+    server = serve(project)
+    module = project.root / project.pkg / "m.py"
+    since = server.mark()
+    module.unlink()
+
+    server.wait_log(r"Reload of .* failed \(2 problems\); still serving generation 1", since=since)
+    checked = _check(project)
+    assert checked.returncode == 2, checked.stderr
+    issues = [
+        line
+        for line in checked.stderr.splitlines()
+        if re.match(rf"{re.escape(str(project.routes))}:\d", line)
+    ]
+    assert len(issues) == 2, checked.stderr
+    assert f"module not found: '{project.pkg}.m'" in issues[0], issues
+    for issue in issues:  # each one logged as check prints it: FILE:LINE:COL: where: what
+        assert server.find_log(rf"ERROR service\.reload: {re.escape(issue)}$", since=since), (
+            issue,
+            server.log(),
+        )
+    assert server.find_log(r"Reloaded", since=since) is None, server.log()
+    server.wait_health(generation=1, last_reload_failed=True)
+    assert server.get("/a").text == "one"  # the last good table keeps serving
+
+    since = server.mark()
+    module.write_text(MODULE)  # put back as it was: nothing to re-import
+    line = server.wait_log(reloaded(project, 2), since=since)
+    assert line.string.endswith("generation 2: 0 added; 0 removed; 0 changed; 0 modules re-imported"), (
+        line.string
+    )
+    server.wait_health(generation=2, last_reload_failed=False)
+    assert server.get("/b").text == "two"
+    server.stop()
+
+
+@pytest.mark.parametrize("before", ["nothing", "a failed edit"])
+def test_the_reload_line_counts_and_names_the_re_imported_modules(
+    project: Project, serve: Serve, before: str
+) -> None:
+    server = serve(project)
+    if before == "a failed edit":
+        since = server.mark()
+        project.write_module("m", MODULE.replace("async def two(request):", "async def two(request)"))
+        server.wait_log(r"Reload of .* failed", since=since)
+    since = server.mark()
+    project.write_module("m", MODULE.replace('text="one"', 'text="ONE"'))
+    line = server.wait_log(reloaded(project, 2), since=since)
+    assert line.string.endswith(
+        f"generation 2: 0 added; 0 removed; 0 changed; 1 module re-imported ({project.pkg}.m)"
+    ), line.string
+    assert server.get("/a").text == "ONE"
     server.stop()
 
 
@@ -629,7 +756,9 @@ def test_sighup_forces_a_reload_of_an_unchanged_file(project: Project, serve: Se
     since = server.mark()
     server.signal(signal.SIGHUP)
     line = server.wait_log(reloaded(project, 2), since=since)
-    assert line.string.endswith("generation 2: 0 added; 0 removed; 0 changed"), line.string
+    assert line.string.endswith("generation 2: 0 added; 0 removed; 0 changed; 0 modules re-imported"), (
+        line.string
+    )
     server.wait_health(generation=2, last_reload_failed=False)
     assert server.get("/a").text == "one"
     server.stop()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -26,6 +27,8 @@ from service import (
     json_response,
     middleware,
 )
+from service.errors import ListenError
+from service.server import serve_until_signal
 
 TIMEOUT = 5.0  # upper bound for any single wait; never a timing assertion
 MakeServer = Callable[..., Awaitable[Server]]
@@ -527,3 +530,80 @@ async def test_idle_connections_close_at_shutdown(make_server: MakeServer, raw_c
     assert (await conn.read_response()).status == 200
     await asyncio.wait_for(server.shutdown(), TIMEOUT)
     assert await conn.at_eof()
+
+
+# -- starting: bind, then on_startup hooks, then accept -------------------------------------------------
+def _hooked_app(ran: list[str], *, fail: bool = False) -> Application:
+    """``build_app()`` whose lifecycle hooks note that they ran in ``ran``."""
+    app = build_app()
+
+    def hook(name: str) -> Callable[[Application], Awaitable[None]]:
+        async def run(app: Application) -> None:
+            ran.append(name)
+            if fail and name == "startup":
+                raise RuntimeError("the database is down")
+
+        return run
+
+    app.on_startup.append(hook("startup"))
+    app.on_shutdown.append(hook("shutdown"))
+    app.on_cleanup.append(hook("cleanup"))
+    return app
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+async def test_a_port_in_use_fails_before_any_hook_runs(busy_port: int) -> None:
+    ran: list[str] = []
+    server = Server(_hooked_app(ran), host="127.0.0.1", port=busy_port)
+    with pytest.raises(
+        ListenError, match=rf"^cannot serve on 127\.0\.0\.1:{busy_port}: (?i:address already in use)"
+    ):
+        await asyncio.wait_for(serve_until_signal(server, handle_signals=False), TIMEOUT)
+    assert ran == []  # no startup hook opened anything, so no cleanup hook closes anything either
+
+
+@pytest.mark.parametrize("listen", ["host and port", "a socket bound by the caller"])
+async def test_startup_hooks_run_once_the_port_is_bound(listen: str) -> None:
+    ran: list[str] = []
+    seen_port: list[int] = []
+    app = _hooked_app(ran)
+    sock = None
+    if listen == "a socket bound by the caller":  # as the supervisor of --workers hands it over
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+    server = Server(app, host="127.0.0.1", port=0, sock=sock)
+
+    async def note_port(app: Application) -> None:
+        seen_port.append(server.port)
+
+    app.on_startup.append(note_port)
+    try:
+        await asyncio.wait_for(server.start(), TIMEOUT)
+        assert seen_port == [server.port] and server.port != 0  # the hooks ran with the port bound
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=TIMEOUT) as client:
+            assert (await client.get("/hello")).text == "hello"
+    finally:
+        await asyncio.wait_for(server.shutdown(), TIMEOUT + server.shutdown_timeout)
+        if sock is not None:
+            sock.close()
+    assert ran == ["startup", "shutdown", "cleanup"]
+
+
+async def test_a_failing_startup_hook_closes_the_listening_socket() -> None:
+    ran: list[str] = []
+    server = Server(_hooked_app(ran, fail=True), host="127.0.0.1", port=0)
+    with pytest.raises(RuntimeError, match="the database is down"):
+        await asyncio.wait_for(serve_until_signal(server, handle_signals=False), TIMEOUT)
+    assert ran == ["startup", "shutdown", "cleanup"]  # what the hooks opened is closed
+    with pytest.raises(ConnectionRefusedError):
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", server.port), TIMEOUT)
+        writer.close()
+        await writer.wait_closed()
