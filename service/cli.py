@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from .app import Application
 from .config import ServiceSettings
-from .errors import ConfigError, ListenError
+from .errors import ConfigError, ListenError, MissingFileError
 from .project import load_app, spec_of
 from .reload import Reloader, limits_of
 from .server import Server, _configure_logging, _loop_factory, serve_until_signal
@@ -105,19 +105,40 @@ def _workers(text: str) -> int:
     return count
 
 
-def _load(path: str) -> Application | None:
+# The last line of a failed load, worded for the command: only serve would have started anything.
+_FAILED = {
+    "serve": "{problems}; nothing was started",
+    "check": "{problems} found",
+    "routes": "{problems}; no routing table to print",
+}
+
+
+def _load(path: str, command: str = "serve") -> Application | None:
     try:
         return load_app(path)
     except ConfigError as exc:
         for issue in exc.issues:
-            print(issue, file=sys.stderr)
+            hint = f" ({_name_another_file(path, command)})" if isinstance(exc, MissingFileError) else ""
+            print(f"{issue}{hint}", file=sys.stderr)
         count = len(exc.issues)
-        print(f"{path}: {count} problem{'s' if count != 1 else ''}; nothing was started", file=sys.stderr)
+        problems = f"{count} problem{'s' if count != 1 else ''}"
+        print(f"{path}: {_FAILED[command].format(problems=problems)}", file=sys.stderr)
         return None
 
 
+def _name_another_file(path: str, command: str) -> str:
+    """How to point the command at another routes file, from where this path came."""
+    argument = f"python -m service {command} path/to/routes.yaml"
+    if os.environ.get("SERVICE_ROUTES") == path:
+        return (
+            "the environment variable SERVICE_ROUTES names this file: set it to another,"
+            f" or name one as the argument: {argument}"
+        )
+    return f"name another file as the argument: {argument}, or in the environment variable SERVICE_ROUTES"
+
+
 def _check(path: str) -> int:
-    app = _load(path)
+    app = _load(path, "check")
     if app is None:
         return EXIT_CONFIG
     spec = spec_of(app)
@@ -130,7 +151,7 @@ def _check(path: str) -> int:
 
 
 def _routes(path: str) -> int:
-    app = _load(path)
+    app = _load(path, "routes")
     if app is None:
         return EXIT_CONFIG
     dotted = {(r.method, r.path): r.handler for r in spec_of(app).routes}

@@ -2,6 +2,8 @@
 
 - ``ConfigError``: a routes file (or a code-built table) is wrong. Carries every
   ``Issue`` found in one pass; the CLI turns it into messages and exit code 2.
+  ``MissingFileError`` is the one whose file is not there at all (the CLI then
+  says how to name another).
 - ``ProtocolError``: a client sent bytes that are not acceptable HTTP/1.1. Carries
   the status to answer with; the connection protocol answers it and closes.
 - ``RouteError``: a route declaration is invalid (bad pattern, duplicate,
@@ -15,7 +17,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "Issue", "ListenError", "Location", "ProtocolError", "RouteError", "ServiceError"]
+__all__ = [
+    "ConfigError",
+    "Issue",
+    "ListenError",
+    "Location",
+    "MissingFileError",
+    "ProtocolError",
+    "RouteError",
+    "ServiceError",
+]
 
 
 class ServiceError(Exception):
@@ -57,6 +68,10 @@ class ConfigError(ServiceError):
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = list(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class MissingFileError(ConfigError):
+    """The routes file does not exist: the CLI adds how to name another one."""
 
 
 class RouteError(ServiceError, ValueError):

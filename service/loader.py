@@ -28,13 +28,18 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .config import RouteOptions, RoutesFile, ServiceSettings
-from .errors import ConfigError, Issue, Location, RouteError
+from .errors import ConfigError, Issue, Location, MissingFileError, RouteError
 from .router import METHODS, Router
 from .yamldoc import Doc, Loc, compose, format_where
+from .yamlerrors import route_line_fix
 
 __all__ = ["Location", "NamedRef", "RouteSpec", "Spec", "SpecError", "load", "load_text"]
 
 _SHORT_KEY = re.compile(r"(?P<method>[A-Za-z*]+)\s+(?P<path>\S+)\Z")
+_LIKELY = 0.75  # a spelling at least this close to a known key is suggested alone
+_GRAMMAR = (
+    'expected routes as "GET /path: module.function" lines (or the long form "/path: {GET: module.function}")'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +102,41 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
     return list(model.model_fields)
 
 
+def _suggest(key: str, known: list[str]) -> tuple[str | None, str]:
+    """The one key ``key`` was likely meant as (or None), and the hint to print.
+
+    A word of several keys (``timeout``) names them all; a single close spelling is
+    a suggestion; a far-fetched one (``healthcheck`` -> ``healthz``) comes with the
+    whole list, as does no suggestion at all.
+    """
+    by_word = [k for k in known if key.lower() in k.split("_")]
+    if len(by_word) > 1:
+        return None, f" (did you mean one of {', '.join(by_word)}?)"
+    if by_word:
+        return by_word[0], f" (did you mean {by_word[0]!r}?)"
+    close = difflib.get_close_matches(key, known, n=1)
+    listed = f"known keys: {', '.join(known)}"
+    if not close:
+        return None, f" ({listed})"
+    if difflib.SequenceMatcher(None, key, close[0]).ratio() < _LIKELY:
+        return close[0], f" (did you mean {close[0]!r}? {listed})"
+    return close[0], f" (did you mean {close[0]!r}?)"
+
+
+def _looks_like_route(key: str) -> bool:
+    return key.startswith("/") or (_SHORT_KEY.match(key) is not None and " /" in key)
+
+
 def _pydantic_issues(doc: Doc, exc: ValidationError, model: type[BaseModel], prefix: Loc) -> list[Issue]:
     """Map each pydantic error to the node it is about; ``prefix`` locates the object."""
     issues = []
     errors = exc.errors()
     # An unknown key whose suggestion is a missing required key is one mistake (a typo), not two.
     suggested = {
-        (tuple(e["loc"][:-1]), close[0])
+        (tuple(e["loc"][:-1]), meant)
         for e in errors
         if e["type"] == "extra_forbidden"
-        and (
-            close := difflib.get_close_matches(
-                str(e["loc"][-1]), _fields_at(model, tuple(e["loc"][:-1])), n=1
-            )
-        )
+        and (meant := _suggest(str(e["loc"][-1]), _fields_at(model, tuple(e["loc"][:-1])))[0])
     }
     for err in errors:
         if err["type"] == "missing" and (tuple(err["loc"][:-1]), str(err["loc"][-1])) in suggested:
@@ -121,9 +147,10 @@ def _pydantic_issues(doc: Doc, exc: ValidationError, model: type[BaseModel], pre
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(rel[-1])
-            known = _fields_at(model, rel[:-1])
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            if not loc[:-1] and _looks_like_route(key):
+                hint = " (a route: indent it under 'routes:')"
+            else:
+                hint = _suggest(key, _fields_at(model, rel[:-1]))[1]
             issues.append(doc.key_at(loc).issue(where, f"unknown key {key!r}{hint}"))
         elif kind == "missing":
             issues.append(doc.value_at(loc[:-1]).issue(where, f"missing required key {rel[-1]!r}"))
@@ -159,10 +186,11 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
     issues = doc.issues
     parsed: RoutesFile | None = None
     try:
-        parsed = RoutesFile.model_validate(raw)
+        # ``routes:`` is the grammar's (``_routes``), which words a wrong shape in its own terms.
+        parsed = RoutesFile.model_validate({k: v for k, v in raw.items() if k != "routes"})
     except ValidationError as exc:
         issues.extend(_pydantic_issues(doc, exc, RoutesFile, ()))
-    routes = _routes(doc, raw.get("routes"), issues)
+    routes = _routes(doc, raw, issues)
     healthz = parsed.service.healthz if parsed is not None else None
     _check_table(routes, healthz, doc.value_at(("service", "healthz")), issues)
     if "routes" not in raw:
@@ -205,7 +233,11 @@ def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) 
     try:
         text = Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([Issue(file, 1, 1, "(file)", "file not found")]) from None
+        directory, name = os.path.split(os.path.abspath(file))
+        searched = f"no {name} in {directory}" if os.path.isdir(directory) else f"no directory {directory}"
+        raise MissingFileError(
+            [Issue(file, 1, 1, "(file)", f"file not found: there is {searched}")]
+        ) from None
     except IsADirectoryError:
         raise ConfigError([Issue(file, 1, 1, "(file)", "is a directory, not a routes file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -214,23 +246,54 @@ def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) 
 
 
 # -- the routes: grammar ------------------------------------------------------------------
-def _routes(doc: Doc, raw: Any, issues: list[Issue]) -> list[RouteSpec]:
+def _found(value: Any) -> str:
+    """What was written where a mapping was expected, in a user's words."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        return f"the text {shown!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the value {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"the value {value!r}"
+
+
+def _routes_shape(doc: Doc, value: Any) -> Issue:
+    """``routes:`` holds no mapping: say which shape was found, and how to fix the common ones."""
+    at = doc.key_at(("routes",)) if value is None else doc.value_at(("routes",))
+    fix = ""
+    if value is None:
+        fix = ": write the routes under 'routes:', indented (or 'routes: {}' for none)"
+    elif isinstance(value, list):
+        fix = ": remove the '- ' before each route"
+    elif isinstance(value, str) and (line := route_line_fix(value)) is not None:
+        if at.line == doc.key_at(("routes",)).line:
+            fix = f": write '  {line}' on a line of its own under 'routes:'"
+        else:
+            fix = f": write {line!r}"
+    elif isinstance(value, str) and _SHORT_KEY.match(" ".join(value.split()[:2])):
+        fix = ": put ': ' between each route's path and its handler"
+    return at.issue("routes", f"{_GRAMMAR}, found {_found(value)}{fix}")
+
+
+def _routes(doc: Doc, raw: dict[str, Any], issues: list[Issue]) -> list[RouteSpec]:
     """Walk ``routes:``: ``"METHOD /path": target`` or ``/path: {METHOD: target}``."""
-    if raw is None:
+    if "routes" not in raw:
+        return []  # load_text reports it
+    if not isinstance(raw["routes"], dict):
+        issues.append(_routes_shape(doc, raw["routes"]))
         return []
-    if not isinstance(raw, dict):
-        return []  # the schema has reported it
     found: list[RouteSpec] = []
-    for key, value in raw.items():
+    for key, value in raw["routes"].items():
         loc: Loc = ("routes", key)
         m = _SHORT_KEY.match(key)
         if key.startswith("/"):
             if not isinstance(value, dict):
-                issues.append(
-                    doc.value_at(loc).issue(
-                        format_where(loc), "a '/path' key needs a mapping of methods, e.g. GET: handlers.x.y"
-                    )
-                )
+                issues.append(_path_shape(doc, loc, key, value))
                 continue
             for method, target in value.items():
                 route = _route(doc, method, key, target, (*loc, method), issues)
@@ -240,14 +303,24 @@ def _routes(doc: Doc, raw: Any, issues: list[Issue]) -> list[RouteSpec]:
             route = _route(doc, m["method"], m["path"], value, loc, issues)
             if route is not None:
                 found.append(route)
+        elif (line := route_line_fix(key)) is not None:
+            what = f"no ': ' between the path and the handler: write {line!r}"
+            issues.append(doc.key_at(loc).issue(format_where(loc), what))
         else:
-            issues.append(
-                doc.key_at(loc).issue(
-                    format_where(loc),
-                    "a route key is 'METHOD /path' (e.g. 'GET /hello') or a '/path' mapping",
-                )
-            )
+            what = "a route key is 'METHOD /path' (e.g. 'GET /hello') or a '/path' mapping"
+            issues.append(doc.key_at(loc).issue(format_where(loc), what))
     return found
+
+
+def _path_shape(doc: Doc, loc: Loc, path: str, value: Any) -> Issue:
+    """A ``/path:`` key without its mapping of methods."""
+    fix = ""
+    if isinstance(value, list):
+        fix = ": remove the '- '"
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*([A-Za-z]+|\*)\s+(\S+)\s*", value)):
+        fix = f": write '{path}: {{{m[1]}: {m[2]}}}'"
+    what = f'expected methods under the path, e.g. "{path}: {{GET: module.function}}", found {_found(value)}'
+    return doc.value_at(loc).issue(format_where(loc), what + fix)
 
 
 def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list[Issue]) -> RouteSpec | None:
@@ -260,9 +333,11 @@ def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list
         return None
     data = {"handler": target} if isinstance(target, str) else target
     if not isinstance(data, dict):
-        issues.append(
-            doc.value_at(loc).issue(where, "a route is a dotted handler name or a mapping with 'handler:'")
+        what = (
+            f"expected a handler's dotted name ({upper} {path}: module.function) or a mapping with"
+            f" 'handler:', found {_found(target)}"
         )
+        issues.append(doc.value_at(loc).issue(where, what))
         return None
     try:
         options = RouteOptions.model_validate(data)

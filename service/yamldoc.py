@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, Issue, Location
+from .yamlerrors import explain
 
 __all__ = ["Doc", "Loc", "compose", "format_where"]
 
@@ -185,6 +186,10 @@ def compose(text: str, file: str) -> yaml.Node | None:
     except RecursionError:  # PyYAML's composer recurses once per nesting level
         raise ConfigError([Issue(file, 1, 1, "(yaml)", "the document is nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
+        explained = explain(exc, text)
+        if explained is not None:
+            line, col, what = explained
+            raise ConfigError([Issue(file, line, col, "(yaml)", f"YAML syntax error: {what}")]) from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"

@@ -109,7 +109,7 @@ def test_check_broken_file_prints_every_issue_and_exits_2(tmp_path: Path) -> Non
         "routes.yaml:2:9: service.port: Input should be less than or equal to 65535",
         "routes.yaml:4:3: routes['GTE /a']: unknown method 'GTE' (did you mean GET?)",
         "routes.yaml:6:5: routes['GET /b'].handelr: unknown key 'handelr' (did you mean 'handler'?)",
-        "routes.yaml: 3 problems; nothing was started",
+        "routes.yaml: 3 problems found",
     ]
 
 
@@ -120,18 +120,28 @@ def test_check_import_error_exits_2(project: Path) -> None:
     assert result.stderr.splitlines() == [
         "routes.yaml:2:11: routes['GET /a']: module 'handlers.api' has no attribute 'indx'"
         " (did you mean 'index'?)",
-        "routes.yaml: 1 problem; nothing was started",
+        "routes.yaml: 1 problem found",
     ]
 
 
-@pytest.mark.parametrize("command", ["check", "routes", "serve"])
-def test_missing_file_exits_2(tmp_path: Path, command: str) -> None:
+# Each command's last line says what it did not do: only serve starts anything.
+@pytest.mark.parametrize(
+    ("command", "outcome"),
+    [
+        ("check", "nope.yaml: 1 problem found"),
+        ("routes", "nope.yaml: 1 problem; no routing table to print"),
+        ("serve", "nope.yaml: 1 problem; nothing was started"),
+    ],
+)
+def test_missing_file_exits_2(tmp_path: Path, command: str, outcome: str) -> None:
     result = run(tmp_path, command, "nope.yaml")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[-2:] == [
-        "nope.yaml:1:1: (file): file not found",
-        "nope.yaml: 1 problem; nothing was started",
+        f"nope.yaml:1:1: (file): file not found: there is no nope.yaml in {tmp_path.resolve()}"
+        f" (name another file as the argument: python -m service {command} path/to/routes.yaml,"
+        " or in the environment variable SERVICE_ROUTES)",
+        outcome,
     ]
 
 
@@ -139,8 +149,22 @@ def test_missing_default_file_exits_2(tmp_path: Path) -> None:
     result = run(tmp_path, "check")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "routes.yaml:1:1: (file): file not found",
-        "routes.yaml: 1 problem; nothing was started",
+        f"routes.yaml:1:1: (file): file not found: there is no routes.yaml in {tmp_path.resolve()}"
+        " (name another file as the argument: python -m service check path/to/routes.yaml,"
+        " or in the environment variable SERVICE_ROUTES)",
+        "routes.yaml: 1 problem found",
+    ]
+
+
+def test_missing_file_named_by_service_routes_says_so(tmp_path: Path) -> None:
+    env = serve_env({"SERVICE_ROUTES": "conf.yaml"})
+    result = run(tmp_path, "check", env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"conf.yaml:1:1: (file): file not found: there is no conf.yaml in {tmp_path.resolve()}"
+        " (the environment variable SERVICE_ROUTES names this file: set it to another,"
+        " or name one as the argument: python -m service check path/to/routes.yaml)",
+        "conf.yaml: 1 problem found",
     ]
 
 
@@ -176,7 +200,9 @@ def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:
     result = run(tmp_path, "routes")
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.splitlines()[0] == "routes.yaml:2:3: routes['GET a']: path must start with '/': 'a'"
+    lines = result.stderr.splitlines()
+    assert lines[0] == "routes.yaml:2:3: routes['GET a']: path must start with '/': 'a'"
+    assert lines[-1] == "routes.yaml: 2 problems; no routing table to print"  # and module 'h' is missing
 
 
 # -- help -----------------------------------------------------------------------------------------------
@@ -221,7 +247,7 @@ def test_serve_on_a_port_in_use_exits_1(project: Path, busy_port: int) -> None:
     assert "address already in use" in last.lower()
 
 
-def test_serve_runs_cleanup_hooks_when_the_port_is_in_use(tmp_path: Path, busy_port: int) -> None:
+def test_serve_on_a_port_in_use_runs_no_hook(tmp_path: Path, busy_port: int) -> None:
     hooks = textwrap.dedent(
         """\
         import sys
@@ -246,7 +272,10 @@ def test_serve_runs_cleanup_hooks_when_the_port_is_in_use(tmp_path: Path, busy_p
     )
     result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(busy_port))
     assert result.returncode == 1
-    assert "cleanup ran" in result.stderr.splitlines()
+    # The port is bound before any on_startup hook runs: a busy one fails first, and no
+    # hook has opened anything that would need its cleanup.
+    assert result.stderr.splitlines()[-1].startswith(f"error: cannot serve on 127.0.0.1:{busy_port}: ")
+    assert "startup ran" not in result.stderr and "cleanup ran" not in result.stderr
 
 
 def test_serve_collects_garbage_though_startup_does_not(tmp_path: Path) -> None:
