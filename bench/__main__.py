@@ -62,8 +62,8 @@ def pin(cpu: int) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-def start(name: str, cmd: list[str], port: int, cwd: Path) -> Server:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICE_LOG_LEVEL": "warning"}
+def start(name: str, cmd: list[str], port: int, cwd: Path, code: Path = ROOT) -> Server:
+    env = {**os.environ, "PYTHONPATH": str(code), "SERVICE_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
         cmd, cwd=cwd, env=env, preexec_fn=lambda: pin(0), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -152,6 +152,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario and server (default 3)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json", help="JSON results file")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of this project (e.g. `git worktree add /tmp/base HEAD~1`): its server"
+        " runs as 'service@base' in the same interleaved rounds, for a before/after measurement",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print(
@@ -179,12 +185,15 @@ def main() -> int:
         "aiohttp-1000": ([py, "-m", "bench.apps", "aiohttp", str(LARGE_FILLER)], ROOT),
         "floor": ([py, "-m", "bench.apps", "floor"], ROOT),
     }
+    if args.baseline is not None:
+        specs["service@base"] = specs["service"]
     servers: dict[str, Server] = {}
     try:
         for name, (cmd, cwd) in specs.items():
             port = free_port()
             full = [*cmd, "--port", str(port)] if name.startswith("service") else [*cmd, str(port)]
-            servers[name] = start(name, full, port, cwd)
+            code = args.baseline.resolve() if name == "service@base" else ROOT
+            servers[name] = start(name, full, port, cwd, code)
         post = work / "post.lua"
         post.write_text(
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -202,6 +211,10 @@ def main() -> int:
             # (dynamic, JSON) in the 3-route table and last in the 1,000-route one.
             (TABLE_SIZE, {"service": "/users/7", "service-1000": last}, None),
         ]
+        if args.baseline is not None:  # the same paths as this checkout's, in the small-table rows
+            for _, paths, _ in scenarios:
+                if "service" in paths and "service-1000" not in paths:
+                    paths["service@base"] = paths["service"]
         results: list[Result] = []
         for title, paths, script in scenarios:
             for name, path in paths.items():  # warm-up

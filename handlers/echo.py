@@ -14,7 +14,7 @@ async def echo(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="send Content-Type: application/json")
     try:
-        message = Message.model_validate_json(await request.read())
+        message = Message.model_validate(await request.json())  # not JSON: json() answers 400
     except ValidationError as exc:
         errors = [{"field": ".".join(map(str, e["loc"])), "error": e["msg"]} for e in exc.errors()]
         return web.json_response({"errors": errors}, status=422)

@@ -70,6 +70,33 @@ class _Bound:
         return self.mw(request, self.inner)
 
 
+def not_a_response(handler: object, result: object) -> str:
+    """What is said when a handler returns something that is not a response."""
+    module = getattr(handler, "__module__", None)
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    what = "None" if result is None else type(result).__name__
+    return (
+        f"{module + '.' if module else ''}{name} returned {what}, expected a Response"
+        " (use web.Response(...) or web.json_response(...))"
+    )
+
+
+def checked(handler: Handler) -> Handler:
+    """``handler``, its result checked before a middleware sees it.
+
+    A middleware that touches ``response.headers`` would otherwise fail on a dict or
+    None, and the log would blame the middleware's line instead of the handler.
+    """
+
+    async def checked_handler(request: Request) -> StreamResponse:
+        response = await handler(request)
+        if type(response) is Response or isinstance(response, (StreamResponse, HTTPException)):
+            return response
+        raise TypeError(not_a_response(handler, response))
+
+    return checked_handler
+
+
 def with_timeout(handler: Handler, seconds: float) -> Handler:
     """``handler``, answering 503 (and cancelling it) when it runs longer than ``seconds``."""
 
@@ -86,6 +113,16 @@ def with_timeout(handler: Handler, seconds: float) -> Handler:
     return timed
 
 
+def _max_size(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"client_max_size must be a positive int or None, not {value!r}")
+    if value <= 0:
+        raise ValueError(f"client_max_size must be a positive int or None, not {value!r}")
+    return value
+
+
 async def _not_found(request: Request) -> StreamResponse:
     raise HTTPNotFound()
 
@@ -97,13 +134,14 @@ class Application(MutableMapping[str, Any]):
         self,
         *,
         middlewares: Iterable[Middleware] = (),
-        client_max_size: int = 1024**2,
+        client_max_size: int | None = 1024**2,
         handler_timeout: float | None = None,
         router: Router | None = None,
     ) -> None:
         self.router = router if router is not None else Router()
         self.middlewares: list[Middleware] = list(middlewares)
-        self.client_max_size = client_max_size
+        # Bytes of body read() buffers; None means no limit, as in aiohttp.
+        self.client_max_size = _max_size(client_max_size)
         # Off by default; when set, a request whose handler chain runs longer is
         # answered 503 (the handler is cancelled).
         self.handler_timeout = handler_timeout
@@ -122,6 +160,8 @@ class Application(MutableMapping[str, Any]):
         ]
 
     def _wrap(self, handler: Handler) -> Handler:
+        if self.middlewares:  # (without them, _handle checks the result itself: no extra frame)
+            handler = checked(handler)
         for mw in reversed(self.middlewares):
             handler = _Bound(mw, handler)
         if self.handler_timeout is not None:
@@ -196,8 +236,9 @@ class Application(MutableMapping[str, Any]):
             return Response(status=500, text=INTERNAL_ERROR_TEXT)
         if isinstance(response, StreamResponse):
             return response
+        handler = request.route.handler if request.route is not None else call
         error_log.error(
-            "Handler for %s %s returned %r, not a Response", request.method, request.raw_path, response
+            "Error handling %s %s: %s", request.method, request.raw_path, not_a_response(handler, response)
         )
         return Response(status=500, text=INTERNAL_ERROR_TEXT)
 

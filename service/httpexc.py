@@ -9,6 +9,7 @@ is deliberately small: the common client and server errors, plus
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
@@ -57,7 +58,9 @@ class HTTPException(Exception):
         self.body = body
         self.headers = CIMultiDict(headers) if headers else CIMultiDict()
         self.content_type = content_type
-        super().__init__(text or f"{self.status}")
+        # Not super(): a subclass may also derive from an exception with another
+        # __init__ (InvalidJSONBody is a json.JSONDecodeError too).
+        Exception.__init__(self, text or f"{self.status}")
 
     def as_response(self) -> Response:
         return Response(
@@ -126,3 +129,22 @@ class HTTPInternalServerError(HTTPException):
 
 class HTTPServiceUnavailable(HTTPException):
     status_code = 503
+
+
+class InvalidJSONBody(HTTPBadRequest, json.JSONDecodeError):
+    """``request.json()`` on a body that is not JSON: a 400 when nobody catches it.
+
+    Also a ``json.JSONDecodeError`` (so a ``ValueError``), so that handlers written
+    to catch what ``json.loads`` raises keep working. Its ``doc`` is left empty and
+    its text names the place, never the input: the client's bytes are not echoed.
+    """
+
+    def __init__(self, error: ValueError) -> None:
+        if isinstance(error, json.JSONDecodeError):
+            detail = f": {error.msg} (line {error.lineno}, column {error.colno})"
+            self.msg, self.pos, self.lineno, self.colno = error.msg, error.pos, error.lineno, error.colno
+        else:  # another loads(): its message may quote the input
+            detail = ""
+            self.msg, self.pos, self.lineno, self.colno = "invalid JSON", 0, 1, 1
+        self.doc = ""
+        super().__init__(text=f"400: the request body is not valid JSON{detail}")

@@ -45,20 +45,22 @@ from .eager import EagerRunner
 from .errors import ProtocolError
 from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
-from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
+from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse, reason_phrase
 from .sender import Batch, Sender
 from .wire import (
-    HOST_BYTES,
     METHOD_NAMES,
     NOTED_NAME_SIZES,
+    REG_NAME_BYTES,
     VERSIONS,
     Limits,
     check_host,
+    check_host_value,
+    check_request_line,
     check_transfer_encoding,
+    client_error,
     error_bytes,
     method_name,
     origin_form,
-    parser_error,
     unquote_path,
 )
 
@@ -129,6 +131,9 @@ class HttpProtocol(asyncio.Protocol):
         "_idle_since",
         "_lingering",
         "_client_eof",
+        "_began",
+        "_raw",
+        "_scan_at",
     )
 
     def __init__(self, ctx: ConnectionSet) -> None:
@@ -165,6 +170,11 @@ class HttpProtocol(asyncio.Protocol):
         self._idle_since = 0.0
         self._lingering = False  # our side is shut; what the client still sends is dropped
         self._client_eof = False  # the client has half-closed: it sends nothing more
+        self._began = False  # a head has begun (on_message_begin) and is not complete yet
+        # The bytes received since before the current head began, where its request line
+        # is checked (check_request_line): usually just the last read, no copy.
+        self._raw: bytes | bytearray = b""
+        self._scan_at = 0  # where in _raw the next request line may begin
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -215,25 +225,30 @@ class HttpProtocol(asyncio.Protocol):
             self._head_bytes += len(data)
         elif self._current is not None:
             self._body_raw += len(data)
+        if self._began:  # a head begun in an earlier read: keep its bytes together (rare)
+            raw = self._raw
+            if type(raw) is bytes:
+                self._raw = raw = bytearray(raw)
+            raw += data  # a bytearray, extended in place
+        else:  # PERF: the usual case, a reference
+            self._raw = data
+            self._scan_at = 0
         try:
             self._parser.feed_data(data)
+            if self._in_head:
+                if self._head_bytes > self._max_head_bytes:
+                    raise ProtocolError(431, "request header section too large")
+            elif (current := self._current) is not None and (
+                self._body_raw - current._body_size > self._limits.max_framing_bytes(current._body_size)
+            ):
+                raise ProtocolError(413, "too many bytes of chunk framing or extensions")
         except httptools.HttpParserUpgrade:
             # We speak only HTTP/1.1: answer the request as usual, then close
             # (RFC 9110 section 7.8 lets a server ignore Upgrade).
             self._stopped = True
             self._closing = True
-        except httptools.HttpParserError as exc:
-            self._protocol_error(parser_error(exc))
-        except ProtocolError as exc:  # pragma: no cover - callbacks' errors come wrapped
-            self._protocol_error(exc)
-        else:
-            if self._in_head:
-                if self._head_bytes > self._max_head_bytes:
-                    self._protocol_error(ProtocolError(431, "request header section too large"))
-            elif (current := self._current) is not None and (
-                self._body_raw - current._body_size > self._limits.max_framing_bytes(current._body_size)
-            ):
-                self._protocol_error(ProtocolError(413, "too many bytes of chunk framing or extensions"))
+        except Exception as exc:
+            self._read_failed(exc)
         if not self._answering:
             self._start()
         elif self._queue and not self._reading_paused and self._transport is not None:
@@ -254,12 +269,23 @@ class HttpProtocol(asyncio.Protocol):
         return True
 
     def pause_writing(self) -> None:
-        self._sender.pause()
+        try:
+            self._sender.pause()
+        except Exception as exc:  # a bug of ours; writing is what failed: nothing can be answered
+            self._log_internal(exc, "writing the response to")
+            self._abort()
 
     def resume_writing(self) -> None:
-        self._sender.resume()
+        try:
+            self._sender.resume()
+        except Exception as exc:
+            self._log_internal(exc, "writing the response to")
+            self._abort()
 
     # -- parser callbacks (PERF: they only record) -----------------------------------
+    def on_message_begin(self) -> None:
+        self._began = True
+
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self._limits.max_target_size:
@@ -279,8 +305,8 @@ class HttpProtocol(asyncio.Protocol):
         if size == 4:  # first: nearly every request has one
             if name.lower() == b"host":
                 self._host_count += 1
-                if value.translate(None, HOST_BYTES):  # PERF: one C call; what is left is no host
-                    raise ProtocolError(400, "invalid Host header field")
+                if value.translate(None, REG_NAME_BYTES):  # PERF: one C call for a bare host name
+                    check_host_value(value)  # a port, an IP literal, or no host at all
         elif size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
         elif size == 17 and name.lower() == b"transfer-encoding":
@@ -307,11 +333,20 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._began = False
         limits = self._limits
         headers = self._headers
         if self._header_bytes > limits.max_header_size or len(headers) > limits.max_header_count:
             raise ProtocolError(431, "request header fields too large")
         target = self._url
+        # The request line says HTTP/ (llhttp also takes RTSP/, ICE/ and no version at
+        # all). PERF: the usual case is one find and one startswith in the last read.
+        raw = self._raw
+        at = raw.find(target, self._scan_at)
+        if at >= 0 and raw.startswith(b" HTTP/", at + len(target)):
+            self._scan_at = at + len(target)
+        else:
+            self._scan_at = check_request_line(raw, self._scan_at, self._parser.get_method(), target)
         if target[:1] != b"/":
             target = origin_form(target, self._parser.get_method())
         raw_path, question, raw_query = target.partition(b"?")
@@ -345,11 +380,12 @@ class HttpProtocol(asyncio.Protocol):
         if length is not None or chunked or self._expect_continue:
             # The rarer path: a request with a body, or asking to be told to send it.
             if chunked:
+                if version is not HTTP11:  # RFC 9112 section 6.1: faulty framing in 1.0
+                    raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
                 check_transfer_encoding(self._transfer_encoding)  # type: ignore[arg-type]
-            if length is not None and length > app.client_max_size:
-                raise ProtocolError(
-                    413, f"request body is larger than the limit of {app.client_max_size} bytes"
-                )
+            limit = app.client_max_size
+            if length is not None and limit is not None and length > limit:
+                raise ProtocolError(413, f"request body is larger than the limit of {limit} bytes")
             expect_continue = self._expect_continue and version == HTTP11
             self._content_length = self._transfer_encoding = None
             self._expect_continue = False
@@ -371,12 +407,12 @@ class HttpProtocol(asyncio.Protocol):
         )
         # Ready for the next head (PERF: reset here, not in on_message_begin).
         self._body_raw = 0
-        self._url = b""
         self._headers = []
         self._header_bytes = 0
         if has_body:  # PERF: a request without one is complete already
             self._current = request
         self._queue.append(request)
+        self._url = b""  # last: an empty target here says the request is queued (_read_failed)
 
     def on_body(self, body: bytes) -> None:
         request = self._current
@@ -396,6 +432,40 @@ class HttpProtocol(asyncio.Protocol):
             request._feed_eof()
 
     # -- errors ----------------------------------------------------------------------------
+    def _read_failed(self, exc: Exception) -> None:
+        """The one place a failure while reading a request is sorted (see wire.client_error).
+
+        The client's fault is answered with its status; a bug of ours is a 500, logged
+        once with its traceback and the request it hit, and the connection is closed.
+        """
+        error = client_error(exc)
+        if error is None:
+            cause = exc.__context__ if isinstance(exc, httptools.HttpParserError) else exc
+            self._log_internal(cause if isinstance(cause, BaseException) else exc, "reading")
+            if not self._in_head and self._current is None and not self._url and self._queue:
+                self._queue.pop()  # a body-less request failed before its end: the 500 is its answer
+            error = ProtocolError(500, "")
+        elif error.status == 505:  # a version llhttp does not know: of HTTP, or of another protocol?
+            try:
+                check_request_line(self._raw, self._scan_at, self._parser.get_method(), self._url)
+            except ProtocolError as not_http:
+                error = not_http
+        self._protocol_error(error)
+
+    def _log_internal(self, exc: BaseException, doing: str, request: Request | None = None) -> None:
+        error_log.error("Internal error %s %s", doing, self._request_line(request), exc_info=exc)
+
+    def _request_line(self, request: Request | None = None) -> str:
+        """The request at hand (else the one being read, or the last read), as sent, for the log."""
+        current = request if request is not None else self._current  # (a Request is a mapping: no `or`)
+        if current is None and self._queue:
+            current = self._queue[-1]
+        if current is not None:
+            return f"{current.method} {current.raw_path}"
+        if not self._url:  # llhttp reports a method (DELETE, its zero) before it has read one
+            return "(request line not read yet)"
+        return f"{self._parser.get_method().decode('latin-1')} {self._url.decode('latin-1')}"
+
     def _protocol_error(self, error: ProtocolError) -> None:
         """Stop parsing. Answer the error after the requests queued before it."""
         self._stopped = True
@@ -405,7 +475,7 @@ class HttpProtocol(asyncio.Protocol):
             # The error is inside a body its handler may be reading: it gets it there
             # (413 or 400 from ``read()``) and that handler's response is the answer.
             if current._body_error is None:
-                text = f"{error.status}: {error.reason}"
+                text = f"{error.status}: {error.reason or reason_phrase(error.status)}"
                 current._body_error = HTTPException(status=error.status, text=text)
             current._feed_eof()
         else:
@@ -438,17 +508,12 @@ class HttpProtocol(asyncio.Protocol):
                 self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
 
     def _in_head_partial(self) -> bool:
-        # PERF: no on_message_begin callback; bytes received since the last message
-        # ended, still in a head, are a head begun. Bytes of a next head that arrive in
-        # the read that ended a message are not counted, but llhttp reports the part of
-        # a target it has seen at the end of each read: a head begun past its method
-        # shows there. (Only a bare partial method is held as long as an idle
-        # keep-alive connection, which any client can do.)
-        return self._in_head and (self._head_bytes > 0 or bool(self._url))
+        return self._began  # set by on_message_begin, cleared at the end of the head
 
     async def _answer(self) -> None:
         queue = self._queue
         keep_alive = True
+        request: Request | None = None
         try:
             while queue and keep_alive and self._transport is not None:
                 request = queue.popleft()
@@ -467,10 +532,16 @@ class HttpProtocol(asyncio.Protocol):
         except asyncio.CancelledError:
             self._abort()
             raise
-        except Exception:  # a bug of ours: never pass silently, never leave the client hanging
-            error_log.exception("Internal error answering a request")
-            self._sender.flush()  # the answers before this one were whole: they still go
-            self._abort()
+        except Exception as exc:  # a bug of ours: never pass silently, never leave the client hanging
+            self._log_internal(exc, "answering", request)
+            if request is not None and request._response is None and self._transport is not None:
+                # Nothing of its answer is out: it gets a 500 after the answers before it.
+                self._sender.write(error_bytes(500))
+                self._stopped = self._closing = True
+                keep_alive = False
+            else:
+                self._sender.flush()  # the answers before this one were whole: they still go
+                self._abort()
         finally:
             self._answering = False
             if self._transport is None:  # only a lost connection can be an orphan
@@ -487,7 +558,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading_paused and not self._stopped:
             self._reading_paused = False
             self._transport.resume_reading()
-        if self._closing or self._ctx.closing or (self._in_head and (self._head_bytes or self._url)):
+        if self._closing or self._ctx.closing or self._began:
             self._start()  # (the last test is _in_head_partial(), inline: PERF)
         else:  # PERF: the common case of _start(), inline: idle until the next request
             self._idle_since = self._loop.time()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
-from .httpexc import HTTPRequestEntityTooLarge
+from .httpexc import HTTPRequestEntityTooLarge, InvalidJSONBody
 from .multidict import CIMultiDict, MultiDict
 
 if TYPE_CHECKING:
@@ -128,7 +128,9 @@ class Request(MutableMapping[str, Any]):
 
     @property
     def path_qs(self) -> str:
-        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+        """Path and query, percent-encoded as sent (as aiohttp's): decoded, a ``%3F``
+        in the path would read as the start of the query."""
+        return self.raw_path
 
     @property
     def query(self) -> MultiDict:
@@ -188,7 +190,7 @@ class Request(MutableMapping[str, Any]):
             return
         self._body_size += len(chunk)
         limit = self.app.client_max_size
-        if self._body_size > limit:
+        if limit is not None and self._body_size > limit:
             self._body_error = HTTPRequestEntityTooLarge(limit, self._body_size)
             self._chunks = None
             self._feed_eof()
@@ -224,7 +226,12 @@ class Request(MutableMapping[str, Any]):
         return body.decode(self.charset or "utf-8", errors="replace")
 
     async def json(self, *, loads: Callable[[str], Any] = json.loads) -> Any:
-        return loads(await self.text())
+        """The body as JSON. Not JSON: ``InvalidJSONBody``, a 400 that is also a ``ValueError``."""
+        text = await self.text()
+        try:
+            return loads(text)
+        except ValueError as exc:  # JSONDecodeError, and what other loads() raise
+            raise InvalidJSONBody(exc) from None
 
     # -- the response -----------------------------------------------------------------
     def _begin_response(self, response: StreamResponse) -> tuple[Writer, bool, bool, bool]:

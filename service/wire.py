@@ -7,9 +7,12 @@ how a parser error becomes the status we answer, and the bytes of that answer.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+import httptools
 
 from .errors import ProtocolError
 from .request import HTTP10, HTTP11, HttpVersion
@@ -20,13 +23,15 @@ __all__ = [
     "METHOD_NAMES",
     "VERSIONS",
     "Limits",
-    "HOST_BYTES",
+    "REG_NAME_BYTES",
     "check_host",
+    "check_host_value",
+    "check_request_line",
     "check_transfer_encoding",
+    "client_error",
     "error_bytes",
     "method_name",
     "origin_form",
-    "parser_error",
     "unquote_path",
 ]
 
@@ -100,6 +105,8 @@ def origin_form(target: bytes, method: bytes) -> bytes:
     """The path (and query) of an absolute-form target, ``*`` of ``OPTIONS *``, else 400."""
     if target == b"*" and method == b"OPTIONS":
         return target  # the server as a whole (RFC 9112 section 3.2.4, RFC 9110 section 9.3.7)
+    if method == b"CONNECT":  # authority-form (RFC 9112 section 3.2.3): well-formed, not served
+        raise ProtocolError(501, "CONNECT is not supported: this server opens no tunnels")
     # RFC 9112 section 3.2.2: a server MUST accept the absolute-form.
     absolute = _ABSOLUTE_FORM.match(target)
     if absolute is None:
@@ -126,12 +133,43 @@ def check_transfer_encoding(value: bytes) -> None:
         raise ProtocolError(501, "only the chunked transfer coding is supported")
 
 
-# RFC 9112 section 3.2 / RFC 3986 section 3.2.2: a Host is uri-host [":" port]; these are
-# all the bytes it may hold (an IP literal's brackets included). Anything else -- a
-# space, "/", "@", a quote -- is an invalid Host: 400.
-HOST_BYTES = (
-    bytes(range(0x30, 0x3A)) + bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B)) + b"-._~!$&'()*+,;=%:[]"
+# RFC 9112 section 3.2 / RFC 3986 section 3.2.2: a Host is uri-host [":" port]. These
+# are the bytes of a reg-name (a host name or IPv4 address): a value made of them alone
+# is valid. Anything else is either a port or an IP literal, checked whole by
+# check_host_value, or a byte no Host may hold (a space, "/", "@", a quote): 400.
+REG_NAME_BYTES = (
+    bytes(range(0x30, 0x3A)) + bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B)) + b"-._~!$&'()*+,;=%"
 )
+_PORT_DIGITS = b"0123456789"
+
+
+def check_host_value(value: bytes) -> None:
+    """The whole grammar of a Host value that holds more than a reg-name, else 400."""
+    host, port = value, b""
+    if value[:1] == b"[":  # IP-literal: "[" IPv6address / IPvFuture "]"
+        end = value.find(b"]")
+        host, port = value[1:end], value[end + 1 :]
+        if end < 0 or not _ip_literal(host):
+            raise ProtocolError(400, "invalid Host header field (bad IP literal)")
+    else:
+        host, colon, digits = value.partition(b":")
+        port = colon + digits
+        if host.translate(None, REG_NAME_BYTES):  # a second ":", a bracket, a byte no host has
+            raise ProtocolError(400, "invalid Host header field (expected host[:port])")
+    if port and (port[:1] != b":" or port[1:].translate(None, _PORT_DIGITS)):
+        raise ProtocolError(400, "invalid Host header field (the port is not a number)")
+
+
+def _ip_literal(text: bytes) -> bool:
+    if text[:1] in (b"v", b"V"):  # IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+        return re.fullmatch(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+", text) is not None
+    if b"%" in text:  # a zone id ("fe80::1%eth0"): RFC 9110 has no place for one in Host
+        return False
+    try:
+        ipaddress.IPv6Address(text.decode("ascii"))
+    except ValueError:
+        return False
+    return True
 
 
 def check_host(count: int, version: HttpVersion) -> None:
@@ -142,12 +180,47 @@ def check_host(count: int, version: HttpVersion) -> None:
         raise ProtocolError(400, "an HTTP/1.1 request needs a Host header field")
 
 
-def parser_error(exc: Exception) -> ProtocolError:
-    """Map an httptools error to what the client is told."""
-    context = exc.__context__
-    if isinstance(context, ProtocolError):
-        return context
-    reason = str(exc) or type(exc).__name__
-    if reason == "Invalid HTTP version":
-        return ProtocolError(505, reason)
-    return ProtocolError(400, reason)
+def client_error(exc: Exception) -> ProtocolError | None:
+    """What the client is told for ``exc`` raised while reading its request, or None.
+
+    The exception's type decides, never where it was raised: llhttp's own parse
+    errors and our ``ProtocolError`` (a limit, a framing rule) are the client's
+    fault and answered with their 4xx/5xx; anything else is a bug of ours (None),
+    which the connection answers with a logged 500.
+    """
+    if isinstance(exc, ProtocolError):
+        return exc
+    if isinstance(exc, httptools.HttpParserError):
+        cause = exc.__context__
+        if cause is not None:  # a callback of ours raised it: its type decides
+            return client_error(cause) if isinstance(cause, Exception) else None
+        reason = str(exc) or type(exc).__name__
+        # llhttp says this only once it has read a well-formed "HTTP/x.y" it does not
+        # know (or "RTSP/x.y": the connection checks the name before answering 505).
+        return ProtocolError(505 if reason == "Invalid HTTP version" else 400, reason)
+    return None
+
+
+def check_request_line(raw: bytes | bytearray, start: int, method: bytes, target: bytes) -> int:
+    """Check the HTTP-name of the request line ``method target ...``; where it ends.
+
+    llhttp takes ``RTSP/1.0`` and ``ICE/1.0`` for versions too, and a line with no
+    version at all (``GET /``) for HTTP/0.9's simple request. None of them is
+    ``method SP request-target SP HTTP-version`` (RFC 9112 section 3): 400. ``raw``
+    holds the bytes received since before the head began; the line is looked for
+    after ``start``. A line with this method and target that does say ``HTTP/``
+    wins, so bytes of a body that merely look like a request line never refuse a
+    good request; when the line cannot be found, nothing is refused. (A body can
+    thus vouch for a bad name after it: that request is served just as if it had
+    said HTTP/1.1, which its sender could have done anyway.)
+    """
+    pattern = re.escape(method) + b" +" + re.escape(target) + b"( +[A-Za-z]+/|\r?\n)"
+    found = list(re.finditer(pattern, raw[start:]))
+    if not found:
+        return start
+    for match in found:
+        if match[1].endswith(b"HTTP/"):
+            return start + match.end()
+    if found[0][1].endswith(b"/"):
+        raise ProtocolError(400, "not an HTTP request line (the protocol must be HTTP/1.1 or HTTP/1.0)")
+    raise ProtocolError(400, "the request line has no HTTP version")

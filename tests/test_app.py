@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from service.app import Application, middleware
+from service.app import Application, Middleware, middleware
 from service.httpexc import (
     HTTPBadRequest,
     HTTPConflict,
@@ -343,20 +343,48 @@ async def test_exception_in_a_middleware_is_a_500_too(caplog: pytest.LogCaptureF
     assert len(service_error_records(caplog)) == 1
 
 
-@pytest.mark.parametrize("returned", [None, {"a": 1}, "text", b"bytes"], ids=repr)
-async def test_returning_a_non_response_is_a_500_with_a_log_line(
-    returned: object, caplog: pytest.LogCaptureFixture
+async def _stamp(request: Request, handler: Handler) -> StreamResponse:
+    """Like the example's timing middleware: it touches the handler's response."""
+    response = await handler(request)
+    response.headers["X-Stamp"] = "1"
+    return response
+
+
+@pytest.mark.parametrize("middlewares", [[], [_stamp]], ids=["bare", "under-a-middleware"])
+@pytest.mark.parametrize(
+    ("returned", "what"), [(None, "None"), ({"a": 1}, "dict"), ("text", "str"), (b"bytes", "bytes")]
+)
+async def test_returning_a_non_response_is_a_500_blamed_on_the_handler(
+    returned: object, what: str, middlewares: list[Middleware], caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def handler(request: Request) -> Any:
+    async def bad_handler(request: Request) -> Any:
         return returned
 
-    app = Application()
-    app.router.add_get("/bad", handler)
+    app = Application(middlewares=middlewares)
+    app.router.add_get("/bad", bad_handler)
     with caplog.at_level(logging.ERROR, logger="service.error"):
         response = await send(app, "GET", "/bad")
     assert (response.status, response.text) == (500, "500: Internal Server Error")
     [record] = service_error_records(caplog)
-    assert record.getMessage() == f"Handler for GET /bad returned {returned!r}, not a Response"
+    # The handler's name and what it returned -- never the value (it may hold secrets),
+    # and never a middleware's AttributeError.
+    expected = (
+        f"{__name__}.test_returning_a_non_response_is_a_500_blamed_on_the_handler.<locals>.bad_handler"
+        f" returned {what}, expected a Response (use web.Response(...) or web.json_response(...))"
+    )
+    text = record.getMessage() + (f": {record.exc_info[1]}" if record.exc_info else "")
+    assert text == f"Error handling GET /bad: {expected}"
+    assert "AttributeError" not in caplog.text
+
+
+async def test_a_returned_http_exception_reaches_middlewares_unchecked() -> None:
+    async def gone(request: Request) -> Any:
+        return HTTPNotFound(text="gone")
+
+    app = Application(middlewares=[_stamp])
+    app.router.add_get("/gone", gone)
+    response = await send(app, "GET", "/gone")
+    assert (response.status, response.text, response.headers["X-Stamp"]) == (404, "gone", "1")
 
 
 async def test_a_stream_response_is_returned_as_is() -> None:

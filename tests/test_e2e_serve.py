@@ -121,6 +121,13 @@ def test_repo_example_service(serve: Callable[..., ServiceProcess], tmp_path: Pa
         assert invalid.status_code == 422
         assert [e["field"] for e in invalid.json()["errors"]] == ["text", "repeat"]
         assert http.post("/echo", content=b"hi", headers={"Content-Type": "text/plain"}).status_code == 415
+        for body in (b'{"text": secret}', b"", b'{"text": "a"} trailing'):  # not JSON: 400, input not echoed
+            broken = http.post("/echo", content=body, headers={"Content-Type": "application/json"})
+            assert broken.status_code == 400, broken.text
+            assert broken.text.startswith("400: the request body is not valid JSON: ")
+            assert "secret" not in broken.text and "trailing" not in broken.text
+        json_type = {"Content-Type": "application/json"}
+        assert http.post("/items", content=b"[", headers=json_type).status_code == 400
 
         assert (http.get("/items").status_code, http.get("/items").json()) == (200, [])
         created = http.post("/items", json={"name": "pen", "price": 1.5})
@@ -140,9 +147,23 @@ def test_repo_example_service(serve: Callable[..., ServiceProcess], tmp_path: Pa
         assert http.delete("/items/1").status_code == 404
         assert http.put("/items/7", json={"name": "x", "price": 1}).status_code == 404
 
+        # Every answer of a handler or of the router passes the timing middleware: raised
+        # HTTP errors (404 from a handler, 409, 422), the router's 404 and 405, a crash's 500 not.
+        answers = [
+            http.get("/items/99"),
+            http.post("/items", json={"name": "pen", "price": 1}),
+            http.post("/items", json={"name": "pen", "price": 1}),
+            http.post("/items", json={"name": ""}),
+            http.get("/no/such/path"),
+            http.delete("/hello"),
+            http.post("/echo", content=b"{", headers={"Content-Type": "application/json"}),
+        ]
+        assert [a.status_code for a in answers] == [404, 201, 409, 422, 404, 405, 400]
+        assert all(a.headers["X-Response-Time"].endswith("ms") for a in answers), [a.headers for a in answers]
+
         health = http.get("/healthz")
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
         assert health.json()["service"] == "example"
     assert process.terminate() == 0, process.lines
-    assert any("item store closed with 0 item(s)" in line for line in process.lines), process.lines
+    assert any("item store closed with 1 item(s)" in line for line in process.lines), process.lines

@@ -9,6 +9,7 @@ is fed whole and one byte at a time (after h11's tests) and must answer the same
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse
+from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse, json_response
 from service.protocol import ConnectionSet, HttpProtocol
 
 _DATE = re.compile(rb"Date: [^\r\n]*\r\n")
@@ -758,3 +759,53 @@ async def test_answers_before_a_response_the_server_cannot_render_are_not_lost(
 
 async def _text(text: str) -> Response:
     return Response(text=text)
+
+
+# -- request.json() on a body that is not JSON (issue: it was a 500) ---------------------------------
+def json_app() -> Application:
+    async def parse(request: Request) -> Response:
+        return json_response(await request.json())
+
+    async def catch_value_error(request: Request) -> Response:
+        try:
+            await request.json()
+        except ValueError as exc:
+            return Response(text=f"ValueError {exc.lineno}:{exc.colno}", status=422)  # type: ignore[attr-defined]
+        return Response(text="parsed")
+
+    async def catch_decode_error(request: Request) -> Response:
+        try:
+            await request.json()
+        except json.JSONDecodeError as exc:  # what aiohttp code catches: json.loads's own error
+            return Response(text=f"JSONDecodeError {exc.msg}", status=422)
+        return Response(text="parsed")
+
+    app = Application()
+    app.router.add_post("/parse", parse)
+    app.router.add_post("/value", catch_value_error)
+    app.router.add_post("/decode", catch_decode_error)
+    app.freeze()
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "text"),
+    [
+        ("/parse", b'{"a": [1, 2]}', 200, b'{"a": [1, 2]}'),
+        ("/parse", b'{"pw": hunter2}', 400, b"400: the request body is not valid JSON: Expecting value"),
+        ("/parse", b"", 400, b"400: the request body is not valid JSON: Expecting value (line 1, column 1)"),
+        ("/parse", b'{"a": 1} {"b": 2}', 400, b"400: the request body is not valid JSON: Extra data"),
+        ("/value", b"{oops", 422, b"ValueError 1:2"),
+        ("/decode", b"[1,", 422, b"JSONDecodeError Expecting value"),
+    ],
+)
+async def test_json_of_a_body_that_is_not_json_is_a_400_and_a_value_error(
+    connect: Callable[..., Conn], path: str, body: bytes, status: int, text: bytes
+) -> None:
+    conn = connect(json_app())
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    await conn.send(head + body)
+    [(got, _, answer)] = split_responses(conn.out)
+    assert (got, answer[: len(text)]) == (status, text)
+    assert b"hunter2" not in conn.out  # the input is never echoed back
+    assert not conn.closed  # a client's mistake in a body it sent whole: the connection goes on

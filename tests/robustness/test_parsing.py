@@ -302,8 +302,31 @@ REJECTED = [
     row("http-2.0", get(line=b"GET /ok HTTP/2.0"), 505, "HTTP/2 is not spoken on this port"),
     row("http-3.0", get(line=b"GET /ok HTTP/3.0"), 505, "an unknown major version"),
     row("http-0.9", get(line=b"GET /ok HTTP/0.9"), 505, "HTTP/0.9 is not served"),
-    row("http-version-lowercase", get(line=b"GET /ok http/1.1"), (400, 505), "HTTP-name is case-sensitive"),
-    row("http-version-two-digits", get(line=b"GET /ok HTTP/1.10"), (400, 505), "DIGIT.DIGIT"),
+    row("http-version-lowercase", get(line=b"GET /ok http/1.1"), 400, "HTTP-name is case-sensitive"),
+    row("http-version-two-digits", get(line=b"GET /ok HTTP/1.10"), 400, "DIGIT.DIGIT"),
+    # 505 is for a well-formed HTTP-version we do not speak; a line that is not
+    # METHOD SP request-target SP HTTP-version is malformed (llhttp takes the first three
+    # for HTTP/0.9's simple request and for RTSP and Icecast's ICE).
+    row("no-version", get(line=b"GET /ok"), 400, "3: the version is not optional (HTTP/0.9 is not spoken)"),
+    row("version-garbage", get(line=b"GET /ok garbage"), 400, "3: garbage where the version goes"),
+    row("version-rtsp-1.0", get(line=b"GET /ok RTSP/1.0"), 400, "2.3: HTTP-name is HTTP, not RTSP"),
+    row("version-rtsp-2.0", get(line=b"GET /ok RTSP/2.0"), 400, "not a 505: it is no HTTP version at all"),
+    row("version-rtsp-1.2", get(line=b"GET /ok RTSP/1.2"), 400, "llhttp calls it an unknown HTTP version"),
+    row("version-ice", get(line=b"SOURCE /ok ICE/1.0"), 400, "Icecast's ICE/1.0 is not HTTP"),
+    row(
+        "pipelined-rtsp",
+        OK + get(line=b"GET /ok RTSP/1.0"),
+        400,
+        "the first is answered; the second line is not HTTP",
+        before=(200,),
+    ),
+    row("te-in-http10", b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "6.1"),
+    row(
+        "te-in-http10-keep-alive",
+        b"POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "6.1: a 1.0 message with Transfer-Encoding has faulty framing, kept alive or not",
+    ),
     row(
         "http2-preface",
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
@@ -342,8 +365,14 @@ REJECTED = [
     row(
         "connect-authority-form",
         b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
-        400,
-        "no tunnels: the authority-form target is refused",
+        501,
+        "a valid request for a tunnel we do not open: 501 (RFC 9110 15.6.2), never 400",
+    ),
+    row(
+        "connect-ip-literal",
+        b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n",
+        501,
+        "the same with an IPv6 authority",
     ),
     # -- Host (RFC 9112 section 3.2: a server MUST answer 400) ------------------------------------------
     row("host-missing", b"GET /ok HTTP/1.1\r\n\r\n", 400, "an HTTP/1.1 request without Host"),
@@ -354,6 +383,14 @@ REJECTED = [
     row("host-list", b"GET /ok HTTP/1.1\r\nHost: a, b\r\n\r\n", 400, "a list is not one host"),
     row("host-with-userinfo", b"GET /ok HTTP/1.1\r\nHost: u@x\r\n\r\n", 400, "no userinfo in Host"),
     row("host-with-path", b"GET /ok HTTP/1.1\r\nHost: x/y\r\n\r\n", 400, "a host has no path"),
+    row("host-two-colons", b"GET /ok HTTP/1.1\r\nHost: a:b:c\r\n\r\n", 400, "uri-host [: port], once"),
+    row("host-port-not-digits", b"GET /ok HTTP/1.1\r\nHost: a:http\r\n\r\n", 400, "port = *DIGIT"),
+    row("host-bare-ipv6", b"GET /ok HTTP/1.1\r\nHost: ::1\r\n\r\n", 400, "an IPv6 address needs brackets"),
+    row("host-bracket-unclosed", b"GET /ok HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, "IP-literal ends in ]"),
+    row("host-bracket-not-ipv6", b"GET /ok HTTP/1.1\r\nHost: [a.b]\r\n\r\n", 400, "not an IPv6address"),
+    row("host-bracket-in-name", b"GET /ok HTTP/1.1\r\nHost: a[b]\r\n\r\n", 400, "brackets only around IPs"),
+    row("host-ipv6-zone", b"GET /ok HTTP/1.1\r\nHost: [fe80::1%eth0]\r\n\r\n", 400, "no zone id"),
+    row("host-after-ipv6-junk", b"GET /ok HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400, "only :port may follow"),
     row("host-missing-absolute-form", b"GET http://x/ok HTTP/1.1\r\n\r\n", 400, "3.2: Host still required"),
     row(
         "pipelined-host-missing",
@@ -450,6 +487,14 @@ ACCEPTED = [
     pytest.param(b"GET /ok HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", b"ok", id="host-ipv6-and-port"),
     pytest.param(b"GET /ok HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n", b"ok", id="host-ipv4-and-port"),
     pytest.param(b"GET /ok HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n\r\n", b"ok", id="host-idna"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: x:\r\n\r\n", b"ok", id="host-empty-port"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: [v1.fe]:80\r\n\r\n", b"ok", id="host-ipvfuture"),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: [::ffff:1.2.3.4]\r\n\r\n", b"ok", id="host-ipv4-mapped"),
+    pytest.param(b"GET /ok  HTTP/1.1\r\nHost: x\r\n\r\n", b"ok", id="request-line-two-spaces"),
+    pytest.param(
+        POST + b"Content-Length: 16\r\n\r\nGET /ok RTSP/1.0", b"GET /ok RTSP/1.0", id="body-like-a-bad-line"
+    ),
+    pytest.param(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-A: GET /ok\r\n\r\n", b"ok", id="target-in-a-field"),
 ]
 
 
