@@ -48,9 +48,9 @@ from .request import HTTP10, HTTP11, Request
 from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse, reason_phrase
 from .sender import Batch, Sender
 from .wire import (
+    HOSTS_SEEN,
     METHOD_NAMES,
     NOTED_NAME_SIZES,
-    REG_NAME_BYTES,
     VERSIONS,
     Limits,
     check_host,
@@ -305,8 +305,8 @@ class HttpProtocol(asyncio.Protocol):
         if size == 4:  # first: nearly every request has one
             if name.lower() == b"host":
                 self._host_count += 1
-                if value.translate(None, REG_NAME_BYTES):  # PERF: one C call for a bare host name
-                    check_host_value(value)  # a port, an IP literal, or no host at all
+                if value not in HOSTS_SEEN:  # PERF: one dict lookup for a Host heard before
+                    check_host_value(value)
         elif size == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is digits
         elif size == 17 and name.lower() == b"transfer-encoding":
@@ -342,9 +342,9 @@ class HttpProtocol(asyncio.Protocol):
         # The request line says HTTP/ (llhttp also takes RTSP/, ICE/ and no version at
         # all). PERF: the usual case is one find and one startswith in the last read.
         raw = self._raw
-        at = raw.find(target, self._scan_at)
-        if at >= 0 and raw.startswith(b" HTTP/", at + len(target)):
-            self._scan_at = at + len(target)
+        end = raw.find(target, self._scan_at) + len(target)
+        if end >= len(target) and raw.startswith(b" HTTP/", end):
+            self._scan_at = end
         else:
             self._scan_at = check_request_line(raw, self._scan_at, self._parser.get_method(), target)
         if target[:1] != b"/":

@@ -23,6 +23,7 @@ __all__ = [
     "METHOD_NAMES",
     "VERSIONS",
     "Limits",
+    "HOSTS_SEEN",
     "REG_NAME_BYTES",
     "check_host",
     "check_host_value",
@@ -143,8 +144,22 @@ REG_NAME_BYTES = (
 _PORT_DIGITS = b"0123456789"
 
 
+# Host values found valid, up to a few (PERF: a server hears the same one or two Hosts
+# all day; one dict lookup per request instead of the grammar). Bounded: past it,
+# new values are checked every time and nothing more is kept.
+HOSTS_SEEN: dict[bytes, None] = {}
+_HOSTS_KEPT = 64
+
+
 def check_host_value(value: bytes) -> None:
-    """The whole grammar of a Host value that holds more than a reg-name, else 400."""
+    """RFC 9112 section 3.2: ``uri-host [":" port]``, else 400."""
+    if value.translate(None, REG_NAME_BYTES):  # a port, an IP literal, or no host at all
+        _check_host_and_port(value)
+    if len(HOSTS_SEEN) < _HOSTS_KEPT:
+        HOSTS_SEEN[value] = None
+
+
+def _check_host_and_port(value: bytes) -> None:
     host, port = value, b""
     if value[:1] == b"[":  # IP-literal: "[" IPv6address / IPvFuture "]"
         end = value.find(b"]")
