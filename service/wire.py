@@ -237,5 +237,5 @@ def check_request_line(raw: bytes | bytearray, start: int, method: bytes, target
         if match[1].endswith(b"HTTP/"):
             return start + match.end()
     if found[0][1].endswith(b"/"):
-        raise ProtocolError(400, "not an HTTP request line (the protocol must be HTTP/1.1 or HTTP/1.0)")
+        raise ProtocolError(400, "not an HTTP request line: the version must be HTTP/1.1 or HTTP/1.0")
     raise ProtocolError(400, "the request line has no HTTP version")
