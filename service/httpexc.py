@@ -148,3 +148,14 @@ class InvalidJSONBody(HTTPBadRequest, json.JSONDecodeError):
             self.msg, self.pos, self.lineno, self.colno = "invalid JSON", 0, 1, 1
         self.doc = ""
         super().__init__(text=f"400: the request body is not valid JSON{detail}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # JSONDecodeError's own __reduce__ passes (msg, doc, pos) to __init__, which
+        # takes the original error: rebuild one from the fields instead.
+        return (_invalid_json_body, (self.msg, self.pos, self.lineno, self.colno))
+
+
+def _invalid_json_body(msg: str, pos: int, lineno: int, colno: int) -> InvalidJSONBody:
+    error = json.JSONDecodeError(msg, "\n" * (lineno - 1) + " " * (colno - 1), pos)
+    error.pos, error.lineno, error.colno = pos, lineno, colno
+    return InvalidJSONBody(error)

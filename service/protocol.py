@@ -225,11 +225,8 @@ class HttpProtocol(asyncio.Protocol):
             self._head_bytes += len(data)
         elif self._current is not None:
             self._body_raw += len(data)
-        if self._began:  # a head begun in an earlier read: keep its bytes together (rare)
-            raw = self._raw
-            if type(raw) is bytes:
-                self._raw = raw = bytearray(raw)
-            raw += data  # a bytearray, extended in place
+        if self._began:  # a head begun in an earlier read (rare): _keep_head made _raw a bytearray
+            self._raw += data
         else:  # PERF: the usual case, a reference
             self._raw = data
             self._scan_at = 0
@@ -249,11 +246,28 @@ class HttpProtocol(asyncio.Protocol):
             self._closing = True
         except Exception as exc:
             self._read_failed(exc)
+        if self._began:
+            self._keep_head()
+        else:
+            self._raw = b""  # hold no read past its parse (a body's may be large)
         if not self._answering:
             self._start()
         elif self._queue and not self._reading_paused and self._transport is not None:
             self._transport.pause_reading()  # the client is ahead of us: stop reading
             self._reading_paused = True
+
+    def _keep_head(self) -> None:
+        """A head continues in the next read: keep the bytes its request line may be in.
+
+        Only the last ``max_head_bytes`` of them: a head longer than that is refused
+        (431) anyway, and the read it began in may be mostly a body.
+        """
+        raw = self._raw
+        drop = len(raw) - self._max_head_bytes
+        if type(raw) is bytes or drop > 0:
+            drop = max(drop, 0)
+            self._raw = bytearray(raw[drop:])
+            self._scan_at = max(self._scan_at - drop, 0)
 
     def eof_received(self) -> bool | None:
         self._client_eof = True
@@ -342,9 +356,9 @@ class HttpProtocol(asyncio.Protocol):
         # The request line says HTTP/ (llhttp also takes RTSP/, ICE/ and no version at
         # all). PERF: the usual case is one find and one startswith in the last read.
         raw = self._raw
-        end = raw.find(target, self._scan_at) + len(target)
-        if end >= len(target) and raw.startswith(b" HTTP/", end):
-            self._scan_at = end
+        version_at = raw.find(b" HTTP/", self._scan_at)
+        if version_at >= 0 and raw.endswith(target, self._scan_at, version_at):
+            self._scan_at = version_at + 6
         else:
             self._scan_at = check_request_line(raw, self._scan_at, self._parser.get_method(), target)
         if target[:1] != b"/":
@@ -457,14 +471,14 @@ class HttpProtocol(asyncio.Protocol):
 
     def _request_line(self, request: Request | None = None) -> str:
         """The request at hand (else the one being read, or the last read), as sent, for the log."""
+        if request is None and self._url:  # a head being read
+            return f"{self._parser.get_method().decode('latin-1')} {self._url.decode('latin-1')}"
         current = request if request is not None else self._current  # (a Request is a mapping: no `or`)
         if current is None and self._queue:
             current = self._queue[-1]
         if current is not None:
             return f"{current.method} {current.raw_path}"
-        if not self._url:  # llhttp reports a method (DELETE, its zero) before it has read one
-            return "(request line not read yet)"
-        return f"{self._parser.get_method().decode('latin-1')} {self._url.decode('latin-1')}"
+        return "(request line not read yet)"  # (llhttp reports DELETE, its zero, before a method)
 
     def _protocol_error(self, error: ProtocolError) -> None:
         """Stop parsing. Answer the error after the requests queued before it."""
@@ -508,7 +522,10 @@ class HttpProtocol(asyncio.Protocol):
                 self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
 
     def _in_head_partial(self) -> bool:
-        return self._began  # set by on_message_begin, cleared at the end of the head
+        # A head has begun (on_message_begin, cleared at its end), or bytes came that
+        # begin none -- blank lines, which llhttp skips silently: they are held to the
+        # header timeout too, or a client could keep a connection with one CRLF a minute.
+        return self._began or (self._in_head and self._head_bytes > 0)
 
     async def _answer(self) -> None:
         queue = self._queue
@@ -558,8 +575,8 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading_paused and not self._stopped:
             self._reading_paused = False
             self._transport.resume_reading()
-        if self._closing or self._ctx.closing or self._began:
-            self._start()  # (the last test is _in_head_partial(), inline: PERF)
+        if self._closing or self._ctx.closing or self._began or self._head_bytes:
+            self._start()  # (the last tests are _in_head_partial(), inline: PERF)
         else:  # PERF: the common case of _start(), inline: idle until the next request
             self._idle_since = self._loop.time()
             if self._timer is None or not self._timer_idle:

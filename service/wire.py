@@ -145,8 +145,8 @@ _PORT_DIGITS = b"0123456789"
 
 
 # Host values found valid, up to a few (PERF: a server hears the same one or two Hosts
-# all day; one dict lookup per request instead of the grammar). Bounded: past it,
-# new values are checked every time and nothing more is kept.
+# all day; one dict lookup per request instead of the grammar). Bounded: when full it
+# starts afresh, so a client sending many valid Hosts costs only the grammar check.
 HOSTS_SEEN: dict[bytes, None] = {}
 _HOSTS_KEPT = 64
 
@@ -155,7 +155,9 @@ def check_host_value(value: bytes) -> None:
     """RFC 9112 section 3.2: ``uri-host [":" port]``, else 400."""
     if value.translate(None, REG_NAME_BYTES):  # a port, an IP literal, or no host at all
         _check_host_and_port(value)
-    if len(HOSTS_SEEN) < _HOSTS_KEPT:
+    if len(value) <= 255:  # a name that fits in DNS: worth keeping
+        if len(HOSTS_SEEN) >= _HOSTS_KEPT:
+            HOSTS_SEEN.clear()  # so the Host in use gets back in, whatever was seen before
         HOSTS_SEEN[value] = None
 
 
@@ -216,6 +218,9 @@ def client_error(exc: Exception) -> ProtocolError | None:
     return None
 
 
+_NOT_HTTP = "not an HTTP request line: the version must be HTTP/1.1 or HTTP/1.0"
+
+
 def check_request_line(raw: bytes | bytearray, start: int, method: bytes, target: bytes) -> int:
     """Check the HTTP-name of the request line ``method target ...``; where it ends.
 
@@ -223,19 +228,32 @@ def check_request_line(raw: bytes | bytearray, start: int, method: bytes, target
     version at all (``GET /``) for HTTP/0.9's simple request. None of them is
     ``method SP request-target SP HTTP-version`` (RFC 9112 section 3): 400. ``raw``
     holds the bytes received since before the head began; the line is looked for
-    after ``start``. A line with this method and target that does say ``HTTP/``
-    wins, so bytes of a body that merely look like a request line never refuse a
-    good request; when the line cannot be found, nothing is refused. (A body can
-    thus vouch for a bad name after it: that request is served just as if it had
-    said HTTP/1.1, which its sender could have done anyway.)
+    after ``start``, at each place ``target`` stands between the method and a
+    version (or a line end), and the first that says ``HTTP/`` wins: bytes of a
+    body that merely look like a request line never refuse a good request, and
+    when the line cannot be found nothing is refused. (A body can thus vouch for
+    a bad name after it: that request is served just as if it had said HTTP/1.1,
+    which its sender could have done anyway.) Each byte after ``start`` is looked
+    at a bounded number of times, whatever the bytes are.
     """
-    pattern = re.escape(method) + b" +" + re.escape(target) + b"( +[A-Za-z]+/|\r?\n)"
-    found = list(re.finditer(pattern, raw[start:]))
-    if not found:
-        return start
-    for match in found:
-        if match[1].endswith(b"HTTP/"):
-            return start + match.end()
-    if found[0][1].endswith(b"/"):
-        raise ProtocolError(400, "not an HTTP request line: the version must be HTTP/1.1 or HTTP/1.0")
-    raise ProtocolError(400, "the request line has no HTTP version")
+    refusal: ProtocolError | None = None
+    at = raw.find(target, start)
+    while at >= 0:
+        end = at + len(target)
+        before = at
+        while before > start and raw[before - 1] == 0x20:  # SP (llhttp takes several)
+            before -= 1
+        after = end
+        while after < len(raw) and raw[after] == 0x20:
+            after += 1
+        if before < at and raw.endswith(method, start, before):
+            if after > end and raw.startswith(b"HTTP/", after):
+                return after + 5
+            if refusal is None and after > end and raw.startswith((b"RTSP/", b"ICE/"), after):
+                refusal = ProtocolError(400, _NOT_HTTP)
+            elif refusal is None and after < len(raw) and raw[after] in b"\r\n":
+                refusal = ProtocolError(400, "the request line has no HTTP version")
+        at = raw.find(target, max(end, after))
+    if refusal is not None:
+        raise refusal
+    return start

@@ -10,7 +10,10 @@ the server must go on serving new connections once the fault is gone.
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
+import pickle
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 from robustness.support import assert_alive, build_app, exchange, final, short_timeouts
 
 from service import Application, Request, Response, Server
+from service.httpexc import InvalidJSONBody
 from service.protocol import HttpProtocol
 
 MakeServer = Callable[..., Awaitable[Server]]
@@ -119,3 +123,44 @@ async def test_path_qs_is_encoded_as_sent(make_server: MakeServer, raw_connect: 
     [response] = final((await exchange(conn, data, bytewise=False)).responses())
     # Decoded, the path's %3F would read as the start of the query.
     assert response.body == b"/path to?x|/path%20to%3Fx?a=1&b=%26"
+
+
+async def test_the_log_names_the_request_being_read_not_the_one_before(
+    make_server: MakeServer,
+    raw_connect: Any,
+    bytewise: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real = HttpProtocol.on_header
+
+    def on_header(self: HttpProtocol, name: bytes, value: bytes) -> None:
+        if name == b"X-Boom":
+            raise Injected("injected fault")
+        real(self, name, value)
+
+    server = await make_server(build_app(), limits=short_timeouts())
+    data = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /ok?b HTTP/1.1\r\nHost: x\r\nX-Boom: 1\r\n\r\n"
+    with monkeypatch.context() as patch, caplog.at_level(logging.ERROR):
+        patch.setattr(HttpProtocol, "on_header", on_header)
+        conn = await raw_connect(server.port)
+        result = await exchange(conn, data, bytewise=bytewise, expect=2)
+    assert [r.status for r in final(result.responses())] == [200, 500], result.raw
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == "Internal error reading GET /ok?b"
+
+
+def test_an_invalid_json_body_error_survives_copy_and_pickle() -> None:
+    try:
+        json.loads("[1,")
+    except json.JSONDecodeError as exc:
+        error = InvalidJSONBody(exc)
+    for clone in (copy.copy(error), pickle.loads(pickle.dumps(error))):
+        assert (type(clone), clone.status, clone.text, clone.msg, clone.lineno, clone.colno) == (
+            InvalidJSONBody,
+            400,
+            error.text,
+            "Expecting value",
+            1,
+            4,
+        )

@@ -18,7 +18,10 @@ from typing import Any
 import pytest
 
 from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse, json_response
+from service import protocol as protocol_module
+from service.errors import ProtocolError
 from service.protocol import ConnectionSet, HttpProtocol
+from service.wire import check_request_line
 
 _DATE = re.compile(rb"Date: [^\r\n]*\r\n")
 
@@ -518,6 +521,22 @@ async def test_stalled_head_on_a_kept_alive_connection_is_408(connect: Callable[
     assert calls == ["/"]
 
 
+@pytest.mark.parametrize("partial", [b"\r\n", b"G", b"GET / HT"], ids=["blank-line", "method", "line"])
+async def test_a_begun_head_after_an_answer_is_held_to_the_header_timeout(
+    connect: Callable[..., Conn], partial: bytes
+) -> None:
+    # Blank lines begin no message (llhttp skips them), yet they keep a connection as
+    # surely as half a method: both are held to the header timeout, not the idle one.
+    app, calls = make_app()
+    conn = connect(app, Limits(header_timeout=0.3, keepalive_timeout=60))
+    await conn.send(get("/"))
+    await conn.send(partial)
+    await _until_closed(conn)
+    first = expected(body=b"hi")
+    assert conn.out.startswith(first)
+    assert_error(conn.out[len(first) :], 408)
+
+
 async def test_unending_head_is_431_by_the_raw_bytes_guard(connect: Callable[..., Conn]) -> None:
     # Optional whitespace is not part of a field value, so only the raw-bytes guard sees
     # it; the head never ends, so nothing but that guard can stop it.
@@ -809,3 +828,72 @@ async def test_json_of_a_body_that_is_not_json_is_a_400_and_a_value_error(
     assert (got, answer[: len(text)]) == (status, text)
     assert b"hunter2" not in conn.out  # the input is never echoed back
     assert not conn.closed  # a client's mistake in a body it sent whole: the connection goes on
+
+
+# -- the request-line check stays cheap, whatever the bytes -------------------------------------------
+async def test_pipelined_requests_take_the_fast_path_of_the_request_line_check(
+    connect: Callable[..., Conn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A target ("/") that also stands in the line before it ("HTTP/1.1") and in a field
+    # ("*/*") must not send each pipelined request to the slow scan of the read.
+    slow: list[bytes] = []
+    real = protocol_module.check_request_line
+
+    def counted(raw: bytes | bytearray, start: int, method: bytes, target: bytes) -> int:
+        slow.append(target)
+        return real(raw, start, method, target)
+
+    monkeypatch.setattr(protocol_module, "check_request_line", counted)
+    conn = connect()
+    one = b"GET / HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nReferer: http://x/\r\n\r\n"
+    await conn.send(one * 50)
+    assert split_responses(conn.out) == [(200, split_responses(conn.out)[0][1], b"hi")] * 50
+    assert slow == []
+
+
+class CountingBytes(bytearray):
+    """Counts the bytes the request-line check looks at, through every method it may use."""
+
+    looked = 0
+
+    def find(self, sub: Any, start: Any = None, *args: Any) -> int:
+        at = super().find(sub, start, *args)
+        CountingBytes.looked += (at if at >= 0 else len(self)) - (start or 0) + len(sub)
+        return at
+
+    def __getitem__(self, index: Any) -> Any:
+        CountingBytes.looked += 1
+        return super().__getitem__(index)
+
+
+@pytest.mark.parametrize(
+    ("line", "copies"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", 3000),  # "/" everywhere
+        (b"x" + b" " * 50 + b"/ / / /" + b" " * 50, 1000),  # spaces around many targets
+    ],
+    ids=["pipelined", "spaces"],
+)
+def test_the_slow_request_line_check_is_linear_in_the_bytes(line: bytes, copies: int) -> None:
+    raw = CountingBytes(line * copies + b"PUT / RTSP/1.0\r\n")
+    CountingBytes.looked = 0
+    with pytest.raises(ProtocolError):  # scanned to the end: the only line with PUT is RTSP
+        check_request_line(raw, 0, b"PUT", b"/")
+    assert CountingBytes.looked <= 4 * len(raw)
+
+
+async def test_a_read_is_not_held_once_parsed(connect: Callable[..., Conn]) -> None:
+    # An idle connection keeps no body it has parsed (10,000 of them would hold GBs),
+    # and a head begun at the end of a large read keeps only what a head may span.
+    conn = connect(make_app(client_max_size=1 << 20)[0])
+    body = b"x" * 200_000
+    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert conn.out.endswith(body)
+    assert len(conn.protocol._raw) == 0
+    if not conn.bytewise:
+        await conn.send(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + body + b"GET / HT"
+        )
+        assert 0 < len(conn.protocol._raw) <= Limits().max_head_bytes
+        await conn.send(b"TP/1.1\r\nHost: x\r\n\r\n")
+        assert conn.out.endswith(b"hi") and len(conn.protocol._raw) == 0
