@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
+from .defaults import CLIENT_MAX_SIZE
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .request import Request
 from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
@@ -134,7 +135,7 @@ class Application(MutableMapping[str, Any]):
         self,
         *,
         middlewares: Iterable[Middleware] = (),
-        client_max_size: int | None = 1024**2,
+        client_max_size: int | None = CLIENT_MAX_SIZE,
         handler_timeout: float | None = None,
         router: Router | None = None,
     ) -> None:

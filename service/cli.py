@@ -27,7 +27,7 @@ from .config import ServiceSettings
 from .errors import ConfigError, ListenError, MissingFileError
 from .project import load_app, spec_of
 from .reload import Reloader, limits_of
-from .server import Server, _configure_logging, _loop_factory, serve_until_signal
+from .server import Server, configure_logging, run, serve_until_signal
 from .wire import Limits
 from .workers import Supervisor, bind, watch_parent
 
@@ -167,7 +167,7 @@ def _routes(path: str) -> int:
 
 
 def _serve(args: argparse.Namespace, path: str) -> int:
-    _configure_logging()
+    configure_logging()
     logging.getLogger("service").setLevel(args.log_level.upper())
     app = _load(path)
     gc.enable()  # off while starting up (__main__.py); a server runs for long
@@ -201,8 +201,7 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         await serve_until_signal(server, on_hup=reloader.request, background=background)
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(None)) as runner:
-            runner.run(serve())
+        run(serve)
     except ListenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME

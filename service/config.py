@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from .defaults import ACCESS_LOG, CLIENT_MAX_SIZE, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
+
 __all__ = [
     "Duration",
     "RouteOptions",
@@ -70,20 +72,30 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServiceSettings(BaseModel):
-    """The ``service:`` block. Every key has a default."""
+    """The ``service:`` block. Every key has a default (defaults.py).
+
+    The per-connection limits are named exactly as ``Limits``' fields, so
+    ``limits_of`` (reload.py) carries every one of them over by name.
+    """
 
     model_config = _FROZEN
 
     name: str = "service"
-    host: str = "0.0.0.0"
-    port: int = Field(8080, ge=0, le=65535)
-    client_max_size: Size = 1024**2
-    shutdown_timeout: Duration = 10.0
-    keepalive_timeout: Duration = 75.0
-    header_timeout: Duration = 10.0
+    host: str = HOST
+    port: int = Field(PORT, ge=0, le=65535)
+    client_max_size: Size = CLIENT_MAX_SIZE
+    max_target_size: Size = Field(LIMITS.max_target_size, ge=1)  # past it, 414
+    max_header_size: Size = Field(LIMITS.max_header_size, ge=1)  # past it, 431
+    max_header_count: int = Field(LIMITS.max_header_count, ge=1)  # past it, 431
+    shutdown_timeout: Duration = SHUTDOWN_TIMEOUT
+    keepalive_timeout: Duration = LIMITS.keepalive_timeout
+    header_timeout: Duration = LIMITS.header_timeout
+    body_timeout: Duration = LIMITS.body_timeout
+    send_timeout: Duration = LIMITS.send_timeout
+    linger_timeout: Duration = LIMITS.linger_timeout
     handler_timeout: Duration | None = None  # off by default; when set, slower handlers give 503
-    max_connections: int = Field(10_000, ge=1)  # past it, new connections get 503 and are closed
-    access_log: bool = False
+    max_connections: int = Field(LIMITS.max_connections, ge=1)  # past it, new connections get 503
+    access_log: bool = ACCESS_LOG
     healthz: str | None = "/healthz"  # path of the built-in health route; null turns it off
 
 

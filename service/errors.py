@@ -15,6 +15,7 @@ Handler failures are not here: ``Application`` is their boundary (see app.py).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ProtocolError",
     "RouteError",
     "ServiceError",
+    "in_file_order",
 ]
 
 
@@ -45,6 +47,11 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.where}: {self.what}"
+
+
+def in_file_order(issues: Iterable[Issue]) -> list[Issue]:
+    """``issues`` as a reader meets them in the file; those at one place keep the order found."""
+    return sorted(issues, key=lambda i: (i.line, i.col))
 
 
 @dataclass(frozen=True, slots=True)

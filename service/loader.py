@@ -7,8 +7,8 @@ Theory of operation
 2. Fixed-shape parts go through the pydantic models of config.py; each pydantic
    error location is a path, looked up in the positions.
 3. The flexible ``routes:`` grammar is walked here, and every route is added to
-   a scratch ``Router`` so pattern, duplicate and ambiguity errors are the very
-   ones code-built apps get -- with both positions named.
+   a scratch ``Router`` so method, pattern, duplicate and ambiguity errors are
+   the very ones code-built apps get -- with both positions named.
 
 Every problem is collected; ``load`` raises one ``ConfigError`` listing them.
 Importing handlers is not done here (see resolve.py).
@@ -28,8 +28,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .config import RouteOptions, RoutesFile, ServiceSettings
-from .errors import ConfigError, Issue, Location, MissingFileError, RouteError
-from .router import METHODS, Router
+from .errors import ConfigError, Issue, Location, MissingFileError, RouteError, in_file_order
+from .router import Router, check_method
 from .yamldoc import Doc, Loc, compose, format_where
 from .yamlerrors import route_line_fix
 
@@ -223,7 +223,7 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
         on_cleanup=refs("on_cleanup"),
     )
     if issues:
-        raise SpecError(sorted(issues, key=lambda i: (i.line, i.col)), spec)
+        raise SpecError(in_file_order(issues), spec)
     return spec
 
 
@@ -325,11 +325,10 @@ def _path_shape(doc: Doc, loc: Loc, path: str, value: Any) -> Issue:
 
 def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list[Issue]) -> RouteSpec | None:
     where = format_where(loc)
-    upper = method.upper()
-    if upper not in METHODS and upper != "*":
-        close = difflib.get_close_matches(upper, METHODS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else f" (use one of {', '.join(METHODS)} or '*')"
-        issues.append(doc.key_at(loc).issue(where, f"unknown method {method!r}{hint}"))
+    try:
+        upper = check_method(method)
+    except RouteError as exc:
+        issues.append(doc.key_at(loc).issue(where, str(exc)))
         return None
     data = {"handler": target} if isinstance(target, str) else target
     if not isinstance(data, dict):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .app import Application, with_timeout
-from .errors import ConfigError, Issue
+from .errors import ConfigError, Issue, in_file_order
 from .loader import Location, Spec, SpecError, load
 from .request import Request
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
@@ -160,13 +160,9 @@ def _resolve(spec: Spec) -> _Resolved:
     return _Resolved(routes, middlewares, hooks, issues)
 
 
-def _sorted(issues: list[Issue]) -> list[Issue]:
-    return sorted(issues, key=lambda i: (i.line, i.col))
-
-
 def with_import_problems(error: SpecError) -> ConfigError:
     """The file's problems and, for what of it validated, the import problems too."""
-    return ConfigError(_sorted([*error.issues, *_resolve(error.partial).issues]))
+    return ConfigError(in_file_order([*error.issues, *_resolve(error.partial).issues]))
 
 
 def build_app(spec: Spec) -> Application:
@@ -179,7 +175,7 @@ def build_app(spec: Spec) -> Application:
         resolved.issues,
     )
     if issues:
-        raise ConfigError(_sorted(issues))
+        raise ConfigError(in_file_order(issues))
 
     settings = spec.settings
     app = Application(

@@ -73,7 +73,6 @@ _HEAD_SLICE = 4096  # a read that begins in a head is parsed this much at a time
 
 access_log = logging.getLogger("service.access")
 error_log = logging.getLogger("service.error")
-server_log = logging.getLogger("service.server")
 
 
 @dataclass(slots=True)

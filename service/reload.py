@@ -40,6 +40,7 @@ from types import ModuleType
 
 from .app import Application
 from .config import ServiceSettings
+from .defaults import LIMIT_NAMES
 from .errors import ConfigError
 from .loader import Spec, SpecError, load
 from .project import (
@@ -66,11 +67,8 @@ RESTART_ONLY = ("host", "port")
 
 
 def limits_of(settings: ServiceSettings) -> Limits:
-    return Limits(
-        header_timeout=settings.header_timeout,
-        keepalive_timeout=settings.keepalive_timeout,
-        max_connections=settings.max_connections,
-    )
+    """The per-connection limits the ``service:`` block sets: its keys named as ``Limits``' fields."""
+    return Limits(**{name: getattr(settings, name) for name in LIMIT_NAMES})
 
 
 def describe_changes(old: Spec, new: Spec, reimported: Iterable[str] = ()) -> str:

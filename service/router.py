@@ -31,6 +31,7 @@ path only.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import uuid
@@ -42,13 +43,26 @@ from urllib.parse import quote
 from .errors import RouteError
 from .routedef import Handler
 
-__all__ = ["METHODS", "Route", "Router", "parse_pattern"]
+__all__ = ["METHODS", "Route", "Router", "check_method", "parse_pattern"]
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ANY_METHOD = "*"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ROUTE_NAME = re.compile(r"[\w.:-]+\Z")
 _DEFAULT_REGEX = r"[^{}/]+"
+
+
+def check_method(method: str) -> str:
+    """``method`` as a route's key: upper-cased, one of ``METHODS`` or ``*``; else ``RouteError``.
+
+    The message names the method as written and the closest known one, if any.
+    """
+    upper = method.upper() if isinstance(method, str) else method
+    if upper in METHODS or upper == ANY_METHOD:
+        return upper
+    close = difflib.get_close_matches(upper, METHODS, n=1) if isinstance(upper, str) else []
+    hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(METHODS)} or '*'"
+    raise RouteError(f"unknown method {method!r} ({hint})")
 
 
 def _to_uuid(text: str) -> uuid.UUID:
@@ -234,9 +248,7 @@ class Router:
     ) -> Route:
         if self._table is not None:
             raise RuntimeError("cannot add routes to a frozen router (the app has started)")
-        method = method.upper() if isinstance(method, str) else method
-        if method not in METHODS and method != ANY_METHOD:
-            raise RouteError(f"unknown method {method!r} (use one of {', '.join(METHODS)} or '*')")
+        method = check_method(method)
         if not callable(handler):
             raise RouteError(f"handler for {method} {path} is not callable: {handler!r}")
         pattern = parse_pattern(path)

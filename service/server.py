@@ -21,15 +21,17 @@ import asyncio
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 from .app import Application
+from .defaults import ACCESS_LOG, BACKLOG, BLOCK_WARNING, HOST, LIMIT_NAMES, LIMITS, PORT, SHUTDOWN_TIMEOUT
 from .errors import ListenError
 from .protocol import ConnectionSet, HttpProtocol
 from .watchdog import Watchdog
 from .wire import Limits
 
-__all__ = ["Server", "run_app"]
+__all__ = ["Server", "configure_logging", "run", "run_app", "serve_until_signal"]
 
 server_log = logging.getLogger("service.server")
 
@@ -41,15 +43,15 @@ class Server:
         self,
         app: Application,
         *,
-        host: str = "0.0.0.0",
-        port: int = 8080,
+        host: str = HOST,
+        port: int = PORT,
         sock: socket.socket | None = None,
         limits: Limits | None = None,
-        shutdown_timeout: float = 10.0,
-        access_log: bool = False,
-        backlog: int = 1024,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        access_log: bool = ACCESS_LOG,
+        backlog: int = BACKLOG,
         reuse_port: bool = False,
-        block_warning: float | None = 1.0,
+        block_warning: float | None = BLOCK_WARNING,
     ) -> None:
         self.app = app
         self.host = host
@@ -58,7 +60,7 @@ class Server:
         self._sock = sock
         self._backlog = backlog
         self._reuse_port = reuse_port
-        self._ctx = ConnectionSet(app, limits or Limits(), access_log)
+        self._ctx = ConnectionSet(app, limits or LIMITS, access_log)
         self._server: asyncio.base_events.Server | None = None
         self._force = asyncio.Event()
         self._stopped = False
@@ -175,7 +177,7 @@ class Server:
         await self.shutdown()
 
 
-def _configure_logging() -> None:
+def configure_logging() -> None:
     """Show our INFO lines when the program has not configured logging itself."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -191,6 +193,15 @@ def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEvent
             raise
         return None
     return uvloop.new_event_loop
+
+
+def run(main: Callable[[], Coroutine[Any, Any, None]], *, use_uvloop: bool | None = None) -> None:
+    """Run ``main()`` to its end on a new event loop: uvloop's when installed (``None``) or asked for.
+
+    ``main`` is called only once the loop exists, so a missing uvloop leaves no coroutine unawaited.
+    """
+    with asyncio.Runner(loop_factory=_loop_factory(use_uvloop)) as runner:
+        runner.run(main())
 
 
 async def serve_until_signal(
@@ -241,25 +252,25 @@ async def serve_until_signal(
 def run_app(
     app: Application,
     *,
-    host: str = "0.0.0.0",
-    port: int = 8080,
+    host: str = HOST,
+    port: int = PORT,
     sock: socket.socket | None = None,
-    shutdown_timeout: float = 10.0,
-    keepalive_timeout: float = 75.0,
-    header_timeout: float = 10.0,
-    max_target_size: int = 8192,
-    max_header_size: int = 8192,
-    max_header_count: int = 100,
-    body_timeout: float = 60.0,
-    max_connections: int = 10_000,
-    linger_timeout: float = 2.0,
-    send_timeout: float = 60.0,
-    access_log: bool = False,
-    backlog: int = 1024,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+    keepalive_timeout: float = LIMITS.keepalive_timeout,
+    header_timeout: float = LIMITS.header_timeout,
+    max_target_size: int = LIMITS.max_target_size,
+    max_header_size: int = LIMITS.max_header_size,
+    max_header_count: int = LIMITS.max_header_count,
+    body_timeout: float = LIMITS.body_timeout,
+    max_connections: int = LIMITS.max_connections,
+    linger_timeout: float = LIMITS.linger_timeout,
+    send_timeout: float = LIMITS.send_timeout,
+    access_log: bool = ACCESS_LOG,
+    backlog: int = BACKLOG,
     reuse_port: bool = False,
     handle_signals: bool = True,
     use_uvloop: bool | None = None,
-    block_warning: float | None = 1.0,
+    block_warning: float | None = BLOCK_WARNING,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully and return.
 
@@ -268,18 +279,11 @@ def run_app(
     seconds (``None``: never). Limits and timeouts are described in the README's
     "Limits and security" section.
     """
-    _configure_logging()
-    limits = Limits(
-        max_target_size=max_target_size,
-        max_header_size=max_header_size,
-        max_header_count=max_header_count,
-        header_timeout=header_timeout,
-        keepalive_timeout=keepalive_timeout,
-        body_timeout=body_timeout,
-        max_connections=max_connections,
-        linger_timeout=linger_timeout,
-        send_timeout=send_timeout,
-    )
+    # Each Limits field is a keyword of the same name (aiohttp's explicit style, which
+    # tests/test_public_api.py pins): taken over by name, none can be left behind.
+    keywords = locals()
+    limits = Limits(**{name: keywords[name] for name in LIMIT_NAMES})
+    configure_logging()
     server = Server(
         app,
         host=host,
@@ -292,5 +296,4 @@ def run_app(
         reuse_port=reuse_port,
         block_warning=block_warning,
     )
-    with asyncio.Runner(loop_factory=_loop_factory(use_uvloop)) as runner:
-        runner.run(serve_until_signal(server, handle_signals=handle_signals))
+    run(lambda: serve_until_signal(server, handle_signals=handle_signals), use_uvloop=use_uvloop)

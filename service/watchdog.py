@@ -51,6 +51,13 @@ class Watchdog:
         if self._timer is not None:
             self._timer.cancel()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` for the thread ``start`` began to end; True if it has ended."""
+        if self._thread is None:
+            return False
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         self._last = time.monotonic()
         self._timer = loop.call_later(self._interval, self._tick, loop)

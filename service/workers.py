@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from .defaults import BACKLOG
 from .errors import ListenError
 
 __all__ = ["Supervisor", "bind"]
@@ -41,7 +42,7 @@ QUICK_DEATH = 5.0  # seconds: a worker dying sooner than this counts towards a c
 MAX_QUICK_DEATHS = 5
 
 
-def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
+def bind(host: str, port: int, backlog: int = BACKLOG) -> socket.socket:
     """The listening socket every worker shares; ``ListenError`` if it cannot be had."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)

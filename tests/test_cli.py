@@ -294,3 +294,39 @@ def test_serve_collects_garbage_though_startup_does_not(tmp_path: Path) -> None:
     finally:
         assert server.terminate() == 0
         server.kill()
+
+
+def _status_of(port: int, head: bytes) -> int:
+    """The status the server answers ``head`` with (it may be a partial head)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=RUN_TIMEOUT) as sock:
+        sock.sendall(head)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_serve_applies_the_limits_of_the_service_block(project: Path) -> None:
+    """The ``service:`` block's limits are the served connections' limits, not only reload's."""
+    (project / "routes.yaml").write_text(
+        ROUTES.replace(
+            "service:\n", "service:\n  max_target_size: 64\n  max_header_count: 4\n  header_timeout: 300ms\n"
+        )
+    )
+    server = serving.ServiceProcess("routes.yaml", "--no-reload", cwd=project)
+    try:
+        port = server.wait_serving()
+        assert _status_of(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 200
+        long_target = b"GET /" + b"a" * 100 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert _status_of(port, long_target) == 414
+        many_fields = (
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(5)) + b"\r\n"
+        )
+        assert _status_of(port, many_fields) == 431
+        assert _status_of(port, b"GET / HTTP/1.1\r\nHo") == 408
+    finally:
+        assert server.terminate() == 0
+        server.kill()

@@ -7,11 +7,13 @@ each issue of the ``ConfigError``), in order.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from service.config import RouteOptions
+from service import Limits
+from service.config import RouteOptions, ServiceSettings
 from service.errors import ConfigError
 from service.loader import Location, RouteSpec, Spec, load, load_text
 
@@ -285,6 +287,39 @@ ERROR_ROWS = [
         "service:\n  header_timeout: true\nroutes: {}\n",
         ["routes.yaml:2:19: service.header_timeout: expected a duration such as 10s or 500ms"],
         id="boolean-duration",
+    ),
+    pytest.param(
+        "service:\n  max_target_size: 0\nroutes: {}\n",
+        ["routes.yaml:2:20: service.max_target_size: Input should be greater than or equal to 1"],
+        id="zero-target-size",
+    ),
+    pytest.param(
+        "service:\n  max_header_size: lots\nroutes: {}\n",
+        [
+            "routes.yaml:2:20: service.max_header_size: 'lots' is not a size: use bytes or a unit B, KB,"
+            " MB, GB, KiB, MiB, GiB"
+        ],
+        id="bad-header-size",
+    ),
+    pytest.param(
+        "service:\n  max_header_count: 0\nroutes: {}\n",
+        ["routes.yaml:2:21: service.max_header_count: Input should be greater than or equal to 1"],
+        id="zero-header-count",
+    ),
+    pytest.param(
+        "service:\n  body_timeout: -1\nroutes: {}\n",
+        ["routes.yaml:2:17: service.body_timeout: a duration cannot be negative"],
+        id="negative-body-timeout",
+    ),
+    pytest.param(
+        "service:\n  send_timeout: soon\nroutes: {}\n",
+        ["routes.yaml:2:17: service.send_timeout: 'soon' is not a duration: use a number with ms, s, m or h"],
+        id="bad-send-timeout",
+    ),
+    pytest.param(
+        "service:\n  linger_timeout: true\nroutes: {}\n",
+        ["routes.yaml:2:19: service.linger_timeout: expected a duration such as 10s or 500ms"],
+        id="boolean-linger-timeout",
     ),
     pytest.param(
         "routes:\n  GET /a:\n    handler: h.a\n    timeout: forever\n",
@@ -657,6 +692,19 @@ def test_sizes(text: str, size: int) -> None:
 )
 def test_durations(text: str, seconds: float) -> None:
     assert ok(f"service:\n  shutdown_timeout: {text}\nroutes: {{}}\n").settings.shutdown_timeout == seconds
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Limits)])
+def test_every_limit_is_a_service_key_that_defaults_to_the_limit_itself(name: str) -> None:
+    """routes.yaml can set each per-connection limit; left out, it is what ``Limits()`` has."""
+    assert name in ServiceSettings.model_fields
+    assert getattr(ok("routes: {}\n").settings, name) == getattr(Limits(), name)
+
+
+def test_limit_sizes_take_units() -> None:
+    text = "service:\n  max_target_size: 1KiB\n  max_header_size: 16KB\nroutes: {}\n"
+    settings = ok(text).settings
+    assert (settings.max_target_size, settings.max_header_size) == (1024, 16_000)
 
 
 def test_same_path_different_methods_and_static_beside_dynamic_are_fine() -> None:

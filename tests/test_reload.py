@@ -13,6 +13,7 @@ The last tests drive ``Reloader`` in-process with a fake current/swap pair.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -32,10 +33,10 @@ import httpx
 import pytest
 import serving
 
+from service import Limits
 from service.app import Application
 from service.project import HEALTH_KEY, Health, load_app, module_file, spec_of
-from service.protocol import Limits
-from service.reload import Reloader
+from service.reload import Reloader, limits_of
 
 WAIT = serving.WAIT  # upper bound for a reload to show; never a timing assertion
 POLL = 0.1
@@ -861,6 +862,46 @@ def test_reloader_reload_swaps_a_valid_file_and_keeps_the_old_app_on_errors(
     assert reloader.reload() is True
     assert (health.generation, health.last_reload_failed) == (3, False)
     assert _paths(holder.app) == {("GET", "/a"), ("GET", "/healthz")}
+
+
+# Each per-connection limit as routes.yaml writes it (same units as the other keys) and
+# the value the server must get; none is its default, so a limit left behind shows.
+LIMIT_SETTINGS = [
+    ("max_target_size", "2KiB", 2048),
+    ("max_header_size", "16KB", 16_000),
+    ("max_header_count", "50", 50),
+    ("header_timeout", "5s", 5.0),
+    ("keepalive_timeout", "30s", 30.0),
+    ("body_timeout", "2m", 120.0),
+    ("max_connections", "500", 500),
+    ("linger_timeout", "500ms", 0.5),
+    ("send_timeout", "90", 90.0),
+]
+
+
+def test_every_limit_is_in_the_table_of_settings() -> None:
+    assert sorted(name for name, _, _ in LIMIT_SETTINGS) == sorted(f.name for f in dataclasses.fields(Limits))
+
+
+@pytest.mark.parametrize(("name", "text", "value"), LIMIT_SETTINGS, ids=[row[0] for row in LIMIT_SETTINGS])
+def test_each_limit_set_in_routes_yaml_reaches_the_server_at_start_and_on_reload(
+    inprocess: Project, name: str, text: str, value: float
+) -> None:
+    project = inprocess
+    expected = dataclasses.replace(Limits(), **{name: value})
+    set_it = f"service:\n  {name}: {text}\nroutes:\n  GET /a: PKG.m.one\n"
+    project.write_routes(set_it)
+    assert limits_of(spec_of(load_app(project.routes)).settings) == expected  # what serve starts with
+
+    project.write_routes("routes:\n  GET /a: PKG.m.one\n")
+    holder = Holder(load_app(project.routes), [])
+    reloader = Reloader(project.routes, current=holder.current, swap=holder.swap)
+    project.write_routes(set_it)
+    assert reloader.reload() is True
+    assert holder.swaps[-1][1] == expected
+    project.write_routes("routes:\n  GET /a: PKG.m.one\n")  # unset again: back to the default
+    assert reloader.reload() is True
+    assert holder.swaps[-1][1] == Limits()
 
 
 async def test_reloader_applies_a_save_that_lands_while_a_reload_runs(inprocess: Project) -> None:

@@ -320,6 +320,21 @@ def test_parse_pattern_raises_the_same_errors(path: str) -> None:
         parse_pattern(path)
 
 
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("GTE", "unknown method 'GTE' (did you mean GET?)"),
+        ("gte", "unknown method 'gte' (did you mean GET?)"),
+        ("FOO", "unknown method 'FOO' (use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or '*')"),
+    ],
+)
+def test_unknown_method_is_told_as_routes_yaml_tells_it(method: str, message: str) -> None:
+    """Code and routes.yaml share one check: the method as written, and the closest known one."""
+    with pytest.raises(RouteError) as info:
+        Router().add_route(method, "/a", _handler)
+    assert str(info.value) == message
+
+
 def test_route_error_is_a_value_error_and_a_service_error() -> None:
     with pytest.raises(RouteError) as info:
         Router().add_route("GET", "nope", _handler)

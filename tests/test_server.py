@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -27,8 +28,9 @@ from service import (
     json_response,
     middleware,
 )
+from service.config import ServiceSettings
 from service.errors import ListenError
-from service.server import serve_until_signal
+from service.server import run_app, serve_until_signal
 
 TIMEOUT = 5.0  # upper bound for any single wait; never a timing assertion
 MakeServer = Callable[..., Awaitable[Server]]
@@ -607,3 +609,11 @@ async def test_a_failing_startup_hook_closes_the_listening_socket() -> None:
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", server.port), TIMEOUT)
         writer.close()
         await writer.wait_closed()
+
+
+@pytest.mark.parametrize("key", ["host", "port", "shutdown_timeout", "access_log"])
+def test_run_app_server_and_routes_yaml_default_alike(key: str) -> None:
+    """A setting left out is the same whether the app is served by code or by routes.yaml."""
+    default = getattr(ServiceSettings(), key)
+    assert inspect.signature(run_app).parameters[key].default == default
+    assert inspect.signature(Server).parameters[key].default == default

@@ -21,9 +21,7 @@ def test_a_stopped_loop_is_not_blocked_and_a_closed_one_ends_the_watch(
     loop.run_until_complete(asyncio.sleep(0.05))
     time.sleep(0.5)  # the loop is not running (between run_until_complete calls): not blocked
     loop.close()  # never stopped: the watch ends by itself
-    assert watchdog._thread is not None
-    watchdog._thread.join(5.0)
-    assert not watchdog._thread.is_alive()
+    assert watchdog.join(5.0)
     assert [r.getMessage() for r in caplog.records if "blocked" in r.getMessage()] == []
 
 
