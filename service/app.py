@@ -1,6 +1,6 @@
 """Application: a router, middlewares and lifecycle hooks -- never a socket.
 
-``Application`` is the error boundary for handlers. ``_handle(request)`` always
+``Application`` is the error boundary for handlers. ``handle(request)`` always
 returns a response: ``HTTPException`` (raised or returned) becomes its response,
 anything else becomes a logged 500 whose body says nothing about the cause.
 
@@ -48,7 +48,7 @@ def _not_a_handler_failure(exc: BaseException, request: Request) -> bool:
         # The client is gone (read() or write() said so): there is nobody to answer.
         # While it is connected, the reset is of the handler's own connection (to a
         # database, another service): a failure like any other.
-        return not request._conn.connected
+        return not request.protocol.connected
     return False
 
 
@@ -161,7 +161,7 @@ class Application(MutableMapping[str, Any]):
         ]
 
     def _wrap(self, handler: Handler) -> Handler:
-        if self.middlewares:  # (without them, _handle checks the result itself: no extra frame)
+        if self.middlewares:  # (without them, handle() checks the result itself: no extra frame)
             handler = checked(handler)
         for mw in reversed(self.middlewares):
             handler = _Bound(mw, handler)
@@ -212,7 +212,7 @@ class Application(MutableMapping[str, Any]):
 
         return self._wrap(not_allowed)
 
-    async def _handle(self, request: Request) -> StreamResponse:
+    async def handle(self, request: Request) -> StreamResponse:
         """Run the matching handler through the middlewares; always returns a response."""
         route, call, params = self.router.resolve(request.method, request.path)
         if route is None:

@@ -41,11 +41,12 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from .body import RequestBody
 from .eager import EagerRunner
 from .errors import ProtocolError
 from .httpexc import HTTPException
 from .request import HTTP10, HTTP11, Request
-from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse, reason_phrase
+from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse, reason_phrase, render
 from .sender import Batch, Sender
 from .wire import (
     HOSTS_SEEN,
@@ -114,6 +115,8 @@ class HttpProtocol(asyncio.Protocol):
         "_connection_seen",
         "_host_count",
         "_current",
+        "_body",
+        "_started",
         "_queue",
         "_answering",
         "_runner",
@@ -153,6 +156,8 @@ class HttpProtocol(asyncio.Protocol):
         self._connection_seen = False  # a Connection or Proxy-Connection field (see on_headers_complete)
         self._host_count = 0
         self._current: Request | None = None  # the request whose body is being parsed
+        self._body: RequestBody | None = None  # ... and that body, which the parser feeds
+        self._started: StreamResponse | None = None  # the response begun for the request answered
         self._queue: deque[Request] = deque()
         self._answering = False  # a coroutine is answering the queue (eagerly or in the runner)
         self._runner: EagerRunner | None = None
@@ -205,10 +210,9 @@ class HttpProtocol(asyncio.Protocol):
         self._cancel_timer()
         self._sender.lost()
         self._queue.clear()
-        current = self._current
-        if current is not None and not current._body_done:
-            current._body_error = ConnectionResetError("client disconnected")
-            current._feed_eof()
+        body = self._body
+        if body is not None and not body.done:
+            body.end(ConnectionResetError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
         if self._stopped:
@@ -234,8 +238,8 @@ class HttpProtocol(asyncio.Protocol):
             if self._in_head:
                 if self._head_bytes > self._max_head_bytes:
                     raise ProtocolError(431, "request header section too large")
-            elif (current := self._current) is not None and (
-                self._body_raw - current._body_size > self._limits.max_framing_bytes(current._body_size)
+            elif (body := self._body) is not None and (
+                self._body_raw - body.size > self._limits.max_framing_bytes(body.size)
             ):
                 raise ProtocolError(413, "too many bytes of chunk framing or extensions")
         except httptools.HttpParserUpgrade:
@@ -403,7 +407,7 @@ class HttpProtocol(asyncio.Protocol):
             self._content_length = self._transfer_encoding = None
             self._expect_continue = False
         raw_method = parser.get_method()
-        has_body = bool(length) or chunked
+        body = RequestBody(app.client_max_size) if length or chunked else None
         request = Request(
             METHOD_NAMES.get(raw_method) or method_name(raw_method),
             target,
@@ -416,22 +420,23 @@ class HttpProtocol(asyncio.Protocol):
             app,
             length,
             expect_continue,
-            has_body,
+            body,
         )
         # Ready for the next head (PERF: reset here, not in on_message_begin).
         self._body_raw = 0
         self._headers = []
         self._header_bytes = 0
-        if has_body:  # PERF: a request without one is complete already
+        if body is not None:  # PERF: a request without one is complete already
             self._current = request
+            self._body = body
         self._queue.append(request)
         self._url = b""  # last: an empty target here says the request is queued (_read_failed)
 
     def on_body(self, body: bytes) -> None:
-        request = self._current
-        if request is not None:
-            request._feed_body(body)
-            if request._body_error is not None:
+        stream = self._body
+        if stream is not None:
+            stream.feed(body)
+            if stream.error is not None:
                 raise ProtocolError(413, "request body too large")
 
     def on_message_complete(self) -> None:
@@ -439,10 +444,10 @@ class HttpProtocol(asyncio.Protocol):
         self._head_bytes = 0
         if self._trailer_count:
             self._trailer_count = self._header_bytes = 0
-        request = self._current
-        if request is not None:
-            self._current = None
-            request._feed_eof()
+        body = self._body
+        if body is not None:
+            self._current = self._body = None
+            body.end()
 
     # -- errors ----------------------------------------------------------------------------
     def _read_failed(self, exc: Exception) -> None:
@@ -483,14 +488,12 @@ class HttpProtocol(asyncio.Protocol):
         """Stop parsing. Answer the error after the requests queued before it."""
         self._stopped = True
         self._closing = True
-        current = self._current
-        if current is not None:
+        body = self._body
+        if body is not None:
             # The error is inside a body its handler may be reading: it gets it there
             # (413 or 400 from ``read()``) and that handler's response is the answer.
-            if current._body_error is None:
-                text = f"{error.status}: {error.reason or reason_phrase(error.status)}"
-                current._body_error = HTTPException(status=error.status, text=text)
-            current._feed_eof()
+            text = f"{error.status}: {error.reason or reason_phrase(error.status)}"
+            body.end(HTTPException(status=error.status, text=text))  # (unless it failed already)
         else:
             self._error = error
         if self._transport is not None and not self._reading_paused:
@@ -537,8 +540,9 @@ class HttpProtocol(asyncio.Protocol):
                     await self.drain()
                 # The app the request was parsed under answers it, even if a reload
                 # has swapped in another since: in-flight requests keep their table.
-                response = await request.app._handle(request)
-                if request._response is None and type(response) is Response and not self._ctx.access_log:
+                self._started = None
+                response = await request.app.handle(request)
+                if self._started is None and type(response) is Response and not self._ctx.access_log:
                     self._write_whole(request, response)  # PERF: the common case, no coroutine
                 else:
                     await self._send(request, response)
@@ -550,7 +554,7 @@ class HttpProtocol(asyncio.Protocol):
             raise
         except Exception as exc:  # a bug of ours: never pass silently, never leave the client hanging
             self._log_internal(exc, "answering", request)
-            if request is not None and request._response is None and self._transport is not None:
+            if request is not None and self._started is None and self._transport is not None:
                 # Nothing of its answer is out: it gets a 500 after the answers before it.
                 self._sender.write(error_bytes(500))
                 self._stopped = self._closing = True
@@ -585,26 +589,26 @@ class HttpProtocol(asyncio.Protocol):
         """Render a whole ``Response`` and write it in one call."""
         try:
             keep_alive = self._keep_alive(request, response)
-            data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
+            data = render(response, keep_alive, request.version == HTTP10, request.method == "HEAD")
         except (ValueError, TypeError, UnicodeEncodeError):
             error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
             response = Response(status=500, text=INTERNAL_ERROR_TEXT)
             keep_alive = self._keep_alive(request, response)
-            data = response._render(keep_alive, request.version == HTTP10, request.method == "HEAD")
-        request._response = response
+            data = render(response, keep_alive, request.version == HTTP10, request.method == "HEAD")
+        self._started = response
         request.keep_alive = keep_alive
         if self._transport is None:
             return
         self._sender.defer(data)  # PERF: written with the iteration's others (sender.py)
 
     async def _send(self, request: Request, response: StreamResponse) -> None:
-        if request._response is None and not isinstance(response, Response):
+        if self._started is None and not isinstance(response, Response):
             try:  # a StreamResponse returned without prepare(): send its head now
                 await response.prepare(request)
             except (ValueError, TypeError, UnicodeEncodeError):  # refused before a byte is sent
                 error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
                 response = Response(status=500, text=INTERNAL_ERROR_TEXT)
-        started = request._response
+        started = self._started
         if started is None:
             self._write_whole(request, response)  # type: ignore[arg-type]  # (a Response, whole)
         elif started is not response:
@@ -629,16 +633,15 @@ class HttpProtocol(asyncio.Protocol):
                 request.raw_path,  # as sent (llhttp admits no control byte): decoded, it could forge lines
                 request.version.major,
                 request.version.minor,
-                (request._response or response).status,  # what was sent: a 500 if it could not be
+                (self._started or response).status,  # what was sent: a 500 if it could not be
             )
 
     def _keep_alive(self, request: Request, response: StreamResponse) -> bool:
         """Whether this response leaves the connection open: it is not the last we send."""
         if not (
             request.keep_alive
-            and not response._force_close
-            and request._body_done
-            and request._body_error is None
+            and not response.force_closed
+            and request is not self._current  # its body was read whole (a failed one stays current)
             and not self._ctx.closing
         ):
             return False
@@ -656,30 +659,34 @@ class HttpProtocol(asyncio.Protocol):
         return self._transport is not None
 
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
+        if self._started is not None and self._started is not response:
+            raise RuntimeError("a response for this request has already been started")
         return self, self._keep_alive(request, response), request.version == HTTP10, request.method == "HEAD"
+
+    def response_started(self, request: Request, response: StreamResponse, keep_alive: bool) -> None:
+        self._started = response
+        request.keep_alive = keep_alive
 
     def _fail_body(self, status: int, reason: str) -> None:
         """End the body being received with an error; its handler's read() raises it."""
-        current = self._current
-        if current is not None and not current._body_done:
+        body = self._body
+        if body is not None and not body.done:
             self._stopped = True
             self._closing = True
-            current._body_error = HTTPException(status=status, text=f"{status}: {reason}")
-            current._feed_eof()
+            body.end(HTTPException(status=status, text=f"{status}: {reason}"))
 
     def _on_body_timeout(self) -> None:
         self._timer = None
         self._fail_body(408, "request body not received in time")
 
-    def want_body(self, request: Request) -> None:
+    def want_body(self, body: RequestBody, expect_continue: bool) -> None:
         """A handler waits for the body: say ``100 Continue`` if the client asked.
 
         The body must then arrive within ``body_timeout``, or read() raises 408.
         """
-        if not request._body_done and request is self._current and not self._lingering:
+        if not body.done and body is self._body and not self._lingering:
             self._set_timer(self._limits.body_timeout, self._on_body_timeout)
-        if request._expect_continue and self._transport is not None:
-            request._expect_continue = False
+        if expect_continue and self._transport is not None:
             self._sender.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self._reading_paused and not self._stopped and self._transport is not None:
             self._reading_paused = False

@@ -4,26 +4,27 @@ The connection hands over raw pieces (method, target bytes, header pairs as
 bytes); headers, query and body become Python objects only when a handler asks
 (PERF: most handlers read one or two of them, many none).
 
-The body arrives from the connection through ``_feed_body``/``_feed_eof`` and is
-buffered up to the application's ``client_max_size``; ``read()`` waits for the
-end of it. A request sent with ``Expect: 100-continue`` gets its ``100 Continue``
+The body arrives from the connection in a ``RequestBody`` (body.py), which holds
+it up to the application's ``client_max_size``; ``read()`` waits for the end of
+it. The request reaches its connection only through ``Connection``, the narrow
+interface declared below. A request sent with ``Expect: 100-continue`` gets its ``100 Continue``
 only when the handler first asks for the body, so a handler that answers without
 reading never makes the client upload.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
-from .httpexc import HTTPRequestEntityTooLarge, InvalidJSONBody
+from .httpexc import InvalidJSONBody
 from .multidict import CIMultiDict, MultiDict
 
 if TYPE_CHECKING:
     from .app import Application
+    from .body import RequestBody
     from .response import StreamResponse, Writer
     from .router import Route
 
@@ -40,12 +41,20 @@ HTTP11 = HttpVersion(1, 1)
 
 
 class Connection(Protocol):
-    """The connection as a request sees it (implemented in protocol.py)."""
+    """The connection as a request and its response see it (implemented in protocol.py)."""
 
-    def begin_response(
-        self, request: Request, response: StreamResponse
-    ) -> tuple[Writer, bool, bool, bool]: ...
-    def want_body(self, request: Request) -> None: ...
+    def begin_response(self, request: Request, response: StreamResponse) -> tuple[Writer, bool, bool, bool]:
+        """How ``response`` is to be sent: (writer, keep-alive, HTTP/1.0?, HEAD?)."""
+        ...
+
+    def response_started(self, request: Request, response: StreamResponse, keep_alive: bool) -> None:
+        """``response``'s head rendered fine and is being sent; the connection follows it."""
+        ...
+
+    def want_body(self, body: RequestBody, expect_continue: bool) -> None:
+        """A handler waits for ``body``: say ``100 Continue`` if asked, read on."""
+        ...
+
     @property
     def remote(self) -> str | None: ...
     @property
@@ -70,15 +79,10 @@ class Request(MutableMapping[str, Any]):
         "_headers",
         "_query",
         "_state",
-        "_chunks",
-        "_body_size",
-        "_body_done",
-        "_body_error",
-        "_body_waiter",
+        "_stream",
         "_body",
         "_expect_continue",
         "_content_length",
-        "_response",
     )
 
     def __init__(
@@ -94,7 +98,7 @@ class Request(MutableMapping[str, Any]):
         app: Application,
         content_length: int | None = None,
         expect_continue: bool = False,
-        has_body: bool = False,
+        body: RequestBody | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -110,15 +114,10 @@ class Request(MutableMapping[str, Any]):
         self._headers: CIMultiDict | None = None
         self._query: MultiDict | None = None
         self._state: dict[str, Any] | None = None
-        self._chunks: list[bytes] | None = None  # PERF: a list only once a body arrives
-        self._body_size = 0
-        self._body_done = not has_body
-        self._body_error: Exception | None = None
-        self._body_waiter: asyncio.Future[None] | None = None
-        self._body: bytes | None = None if has_body else b""
+        self._stream = body  # None: the request has no body (PERF: nothing to make)
+        self._body: bytes | None = None if body is not None else b""  # once read
         self._expect_continue = expect_continue
         self._content_length = content_length
-        self._response: StreamResponse | None = None
 
     # -- the request line and headers -------------------------------------------
     @property
@@ -141,9 +140,8 @@ class Request(MutableMapping[str, Any]):
     @property
     def headers(self) -> CIMultiDict:
         if self._headers is None:
-            headers = CIMultiDict()
-            headers._items = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers]
-            self._headers = headers
+            pairs = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers]
+            self._headers = CIMultiDict.adopt(pairs)
         return self._headers
 
     @property
@@ -177,48 +175,31 @@ class Request(MutableMapping[str, Any]):
         return self._conn.remote
 
     @property
+    def protocol(self) -> Connection:
+        """The connection this request came on (as aiohttp's), seen through ``Connection``."""
+        return self._conn
+
+    @property
     def can_read_body(self) -> bool:
-        return not self._body_done or bool(self._chunks)
+        stream = self._stream
+        return stream is not None and (not stream.done or stream.buffered)
 
     @property
     def body_exists(self) -> bool:
-        return self._body != b""
+        return self._stream is not None
 
     # -- the body -------------------------------------------------------------------
-    def _feed_body(self, chunk: bytes) -> None:
-        if self._body_error is not None:
-            return
-        self._body_size += len(chunk)
-        limit = self.app.client_max_size
-        if limit is not None and self._body_size > limit:
-            self._body_error = HTTPRequestEntityTooLarge(limit, self._body_size)
-            self._chunks = None
-            self._feed_eof()
-            return
-        if self._chunks is None:
-            self._chunks = [chunk]
-        else:
-            self._chunks.append(chunk)
-
-    def _feed_eof(self) -> None:
-        self._body_done = True
-        waiter = self._body_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
     async def read(self) -> bytes:
         """The whole body (waits for it). Over ``client_max_size`` raises 413."""
         if self._body is not None:
             return self._body
-        if not self._body_done:
-            self._conn.want_body(self)
-            while not self._body_done:
-                self._body_waiter = asyncio.get_running_loop().create_future()
-                await self._body_waiter
-        if self._body_error is not None:
-            raise self._body_error
-        self._body = b"".join(self._chunks or ())
-        self._chunks = None
+        stream = self._stream
+        assert stream is not None  # (no stream: _body is b"")
+        if not stream.done:
+            expect_continue, self._expect_continue = self._expect_continue, False
+            self._conn.want_body(stream, expect_continue)
+            await stream.wait()
+        self._body = stream.take()
         return self._body
 
     async def text(self) -> str:
@@ -232,18 +213,6 @@ class Request(MutableMapping[str, Any]):
             return loads(text)
         except ValueError as exc:  # JSONDecodeError, and what other loads() raise
             raise InvalidJSONBody(exc) from None
-
-    # -- the response -----------------------------------------------------------------
-    def _begin_response(self, response: StreamResponse) -> tuple[Writer, bool, bool, bool]:
-        """How ``response`` is to be sent: (writer, keep-alive, HTTP/1.0?, HEAD?)."""
-        if self._response is not None and self._response is not response:
-            raise RuntimeError("a response for this request has already been started")
-        return self._conn.begin_response(self, response)
-
-    def _started(self, response: StreamResponse, keep_alive: bool) -> None:
-        """``response``'s head rendered fine and is being sent; the connection follows it."""
-        self._response = response
-        self.keep_alive = keep_alive
 
     # -- per-request state ---------------------------------------------------------------
     def _store(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from .multidict import CIMultiDict
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["Response", "StreamResponse", "json_response"]
+__all__ = ["Response", "StreamResponse", "json_response", "render"]
 
 SERVER_HEADER = b"Server: service\r\n"
 INTERNAL_ERROR_TEXT = "500: Internal Server Error"  # all a client learns of a failure
@@ -222,6 +222,11 @@ class StreamResponse:
         """Close the connection after this response."""
         self._force_close = True
 
+    @property
+    def force_closed(self) -> bool:
+        """``force_close()`` was called: the connection ends after this response."""
+        return self._force_close
+
     def _full_content_type(self) -> str | None:
         ct = self._content_type
         if ct is not None and self._charset is not None and "charset=" not in ct:
@@ -235,7 +240,7 @@ class StreamResponse:
         ct = self._full_content_type()
         if ct is not None and "content-type" not in self.headers:
             parts.append(_ct_line(ct))
-        for name, value in self.headers._items:
+        for name, value in self.headers.items():
             if _TOKEN.fullmatch(name) is None:
                 raise ValueError(f"invalid header name {name!r}")
             _check_header_text(value)
@@ -262,7 +267,7 @@ class StreamResponse:
         """Send the status line and headers; the body follows with ``write()``."""
         if self._writer is not None:
             return self._writer
-        writer, keep_alive, http10, head_only = request._begin_response(self)
+        writer, keep_alive, http10, head_only = request.protocol.begin_response(request, self)
         length = self._content_length
         declared = self._headers.get("Content-Length") if self._headers else None
         if declared is not None:  # aiohttp's way of declaring it: as a header
@@ -282,7 +287,7 @@ class StreamResponse:
         head = self._render_head(keep_alive, http10, length)  # may refuse a bad header: a 500, not sent
         self._keep_alive = keep_alive
         self._head_only = head_only or bodyless  # what write() is given is not sent
-        request._started(self, keep_alive)
+        request.protocol.response_started(request, self, keep_alive)
         writer.write(head)
         self._writer = writer
         return writer
@@ -453,10 +458,10 @@ class Response(StreamResponse):
         """Send the whole response now (rarely needed: returning it is enough)."""
         if self._writer is not None:
             return self._writer
-        writer, keep_alive, http10, head_only = request._begin_response(self)
+        writer, keep_alive, http10, head_only = request.protocol.begin_response(request, self)
         data = self._render(keep_alive, http10, head_only)
         self._head_only = head_only
-        request._started(self, keep_alive)
+        request.protocol.response_started(request, self, keep_alive)
         writer.write(data)
         self._writer = writer
         self._eof_sent = True
@@ -464,6 +469,12 @@ class Response(StreamResponse):
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         raise RuntimeError("a Response is sent whole; use StreamResponse to write in pieces")
+
+
+# What the connection calls to turn a whole Response into its bytes: the method
+# itself, bound to no instance (PERF: no wrapper frame), named without an underscore
+# because it is the module's interface, not a user's.
+render = Response._render
 
 
 def _compact_dumps() -> Callable[[Any], str]:

@@ -1,7 +1,7 @@
 """Application: routing, middlewares, hooks, state -- and the error boundary for handlers.
 
 Requests are real ``service.request.Request`` objects on a stub connection, sent
-through ``Application._handle``, the one entry point the protocol uses. No sockets.
+through ``Application.handle``, the one entry point the protocol uses. No sockets.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from service.app import Application, Middleware, middleware
+from service.body import RequestBody
 from service.httpexc import (
     HTTPBadRequest,
     HTTPConflict,
@@ -35,7 +36,10 @@ class StubConnection:
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
         return self, request.keep_alive, False, request.method == "HEAD"
 
-    def want_body(self, request: Request) -> None:
+    def response_started(self, request: Request, response: StreamResponse, keep_alive: bool) -> None:
+        request.keep_alive = keep_alive
+
+    def want_body(self, body: RequestBody, expect_continue: bool) -> None:
         pass
 
     def write(self, data: bytes) -> None:
@@ -63,7 +67,7 @@ def make_request(app: Application, method: str, path: str, query: str = "") -> R
 async def send(app: Application, method: str, path: str, query: str = "") -> Response:
     """Freeze the app (as startup does) and run one request through it."""
     app.freeze()
-    response = await app._handle(make_request(app, method, path, query))
+    response = await app.handle(make_request(app, method, path, query))
     assert isinstance(response, Response)
     return response
 
@@ -396,7 +400,7 @@ async def test_a_stream_response_is_returned_as_is() -> None:
     app = Application()
     app.router.add_get("/", handler)
     app.freeze()
-    assert await app._handle(make_request(app, "GET", "/")) is stream
+    assert await app.handle(make_request(app, "GET", "/")) is stream
 
 
 async def _raise_reset(request: Request) -> Response:
@@ -444,15 +448,15 @@ async def test_which_resets_and_cancellations_are_a_handler_failure(
     app.router.add_get("/", handler)
     app.freeze()
     request = make_request(app, "GET", "/")
-    request._conn.connected = client_connected  # type: ignore[misc]
+    request.protocol.connected = client_connected  # type: ignore[misc]
     with caplog.at_level(logging.ERROR, logger="service.error"):
         if expected == 500:
-            response = await app._handle(request)
+            response = await app.handle(request)
             assert (response.status, response.text) == (500, "500: Internal Server Error")  # type: ignore[attr-defined]
             assert len(service_error_records(caplog)) == 1
         else:
             with pytest.raises(expected):
-                await app._handle(request)
+                await app.handle(request)
             assert service_error_records(caplog) == []
 
 
@@ -469,7 +473,7 @@ async def test_a_handler_the_server_cancels_is_not_answered_with_a_500(
     app = Application()
     app.router.add_get("/", hang)
     app.freeze()
-    task = asyncio.ensure_future(app._handle(make_request(app, "GET", "/")))
+    task = asyncio.ensure_future(app.handle(make_request(app, "GET", "/")))
     await entered.wait()
     task.cancel()  # what a forced shutdown does
     with pytest.raises(asyncio.CancelledError):

@@ -21,6 +21,7 @@ import pytest
 from robustness.support import assert_alive, build_app, exchange, final, short_timeouts
 
 from service import Application, Request, Response, Server
+from service.body import RequestBody
 from service.httpexc import InvalidJSONBody
 from service.protocol import HttpProtocol
 
@@ -49,8 +50,8 @@ FAULTS = [
     pytest.param(HttpProtocol, "on_body", POST, "POST /echo", id="on_body"),
     pytest.param(HttpProtocol, "on_message_complete", POST, "POST /echo", id="on_message_complete-body"),
     pytest.param(HttpProtocol, "_on_trailer", CHUNKED, "POST /echo", id="trailer"),
-    pytest.param(Request, "_feed_body", POST, "POST /echo", id="feed_body"),
-    pytest.param(Request, "_feed_body", CHUNKED, "POST /echo", id="feed_body-chunked"),
+    pytest.param(RequestBody, "feed", POST, "POST /echo", id="body-feed"),
+    pytest.param(RequestBody, "feed", CHUNKED, "POST /echo", id="body-feed-chunked"),
 ]
 
 

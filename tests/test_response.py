@@ -1,6 +1,6 @@
 """Response rendering, byte for byte, and the HTTPException family.
 
-``Response._render(keep_alive, http10, head_only)`` is what the connection
+``render(response, keep_alive, http10, head_only)`` is what the connection
 writes. The ``Date`` header changes every second, so ``rendered()`` checks it
 is a valid IMF-fixdate and replaces it with ``<now>`` before comparing.
 """
@@ -28,7 +28,7 @@ from service.httpexc import (
     HTTPUnprocessableEntity,
     HTTPUnsupportedMediaType,
 )
-from service.response import Response, json_response
+from service.response import Response, json_response, render
 
 _DATE_LINE = re.compile(rb"Date: ([^\r\n]*)\r\n")
 NOW = b"Date: <now>\r\nServer: service\r\n"
@@ -38,7 +38,7 @@ def rendered(
     response: Response, *, keep_alive: bool = True, http10: bool = False, head_only: bool = False
 ) -> bytes:
     """The bytes a client receives, with the one ``Date`` value replaced by ``<now>``."""
-    raw = response._render(keep_alive, http10, head_only)
+    raw = render(response, keep_alive, http10, head_only)
     dates = _DATE_LINE.findall(raw)
     assert len(dates) == 1, raw
     assert re.fullmatch(rb"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", dates[0])
@@ -286,7 +286,7 @@ def test_content_length_is_the_body_length_and_cannot_be_set() -> None:
 def test_header_injection_raises_value_error(make: Callable[[], Response]) -> None:
     response = make()
     with pytest.raises(ValueError):
-        response._render(True, False, False)
+        render(response, True, False, False)
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ def test_header_injection_added_after_construction_raises_value_error() -> None:
     response = Response(text="ok")
     response.headers["Location"] = "/next\r\nSet-Cookie: evil=1"
     with pytest.raises(ValueError, match="CR, LF or NUL"):
-        response._render(True, False, False)
+        render(response, True, False, False)
 
 
 @pytest.mark.parametrize(
