@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from .defaults import CLIENT_MAX_SIZE
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .request import Request
-from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse
+from .response import Response, StreamResponse, internal_error
 from .routedef import Handler, RouteDef
 from .router import Route, Router
 
@@ -234,14 +234,14 @@ class Application(MutableMapping[str, Any]):
                 raise
             # Logged as sent, never percent-decoded: a decoded %0d%0a could forge log lines.
             error_log.exception("Error handling %s %s", request.method, request.raw_path)
-            return Response(status=500, text=INTERNAL_ERROR_TEXT)
+            return internal_error()
         if isinstance(response, StreamResponse):
             return response
         handler = request.route.handler if request.route is not None else call
         error_log.error(
             "Error handling %s %s: %s", request.method, request.raw_path, not_a_response(handler, response)
         )
-        return Response(status=500, text=INTERNAL_ERROR_TEXT)
+        return internal_error()
 
     # -- state mapping ------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from .multidict import CIMultiDict
-from .response import Response, reason_phrase
+from .response import Response, check_status, reason_phrase
 
 __all__ = [
     "HTTPBadRequest",
@@ -47,8 +47,7 @@ class HTTPException(Exception):
         content_type: str | None = None,
     ) -> None:
         self.status = status if status is not None else self.status_code
-        if not 100 <= self.status <= 999:
-            raise ValueError(f"status must be a three-digit code, not {self.status!r}")
+        check_status(self.status)
         self.reason = reason
         if text is not None and body is not None:
             raise ValueError("pass body or text, not both")

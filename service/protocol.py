@@ -37,16 +37,19 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 import httptools
 
 from .body import RequestBody
+from .deadline import BODY, HEAD, IDLE, LINGER, Deadline, Wait
 from .eager import EagerRunner
 from .errors import ProtocolError
 from .httpexc import HTTPException
+from .readflow import ReadFlow
 from .request import HTTP10, HTTP11, Request
-from .response import INTERNAL_ERROR_TEXT, Response, StreamResponse, reason_phrase, render
+from .response import Response, StreamResponse, internal_error, reason_phrase, render
 from .sender import Batch, Sender
 from .wire import (
     HOSTS_SEEN,
@@ -76,6 +79,28 @@ access_log = logging.getLogger("service.access")
 error_log = logging.getLogger("service.error")
 
 
+class Phase(IntEnum):
+    """Where a connection is in its life; it only ever moves up (``_advance``).
+
+    - ``OPEN``: reading and answering requests, keeping the connection alive.
+    - ``CLOSING``: still reading; the queue is answered, the last answer says
+      ``Connection: close``, then it closes (the client half-closed; shutdown).
+    - ``STOPPED``: reading no more (a malformed request, an upgrade, a failed body,
+      a fault of ours); what is queued is answered, then the pending error, then close.
+    - ``LINGERING``: our FIN is sent after an error answer; what the client still
+      sends is dropped until it closes or ``linger_timeout`` passes.
+    A closed connection has no transport (``connection_lost``).
+    """
+
+    OPEN = 0
+    CLOSING = 1
+    STOPPED = 2
+    LINGERING = 3
+
+
+OPEN, CLOSING, STOPPED, LINGERING = Phase.OPEN, Phase.CLOSING, Phase.STOPPED, Phase.LINGERING  # PERF
+
+
 @dataclass(slots=True)
 class ConnectionSet:
     """What the server shares with every connection."""
@@ -92,6 +117,17 @@ class ConnectionSet:
     @property
     def busy(self) -> set[HttpProtocol]:
         return self.connections | self.orphans
+
+
+def _form(request: Request) -> tuple[bool, bool]:
+    """How an answer to ``request`` is framed: (to an HTTP/1.0 client?, to a HEAD?)."""
+    return request.version == HTTP10, request.method == "HEAD"
+
+
+def _unrenderable(request: Request) -> Response:
+    """Log the response to ``request`` that cannot be rendered; the 500 to send instead."""
+    error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
+    return internal_error()
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -121,17 +157,14 @@ class HttpProtocol(asyncio.Protocol):
         "_answering",
         "_runner",
         "_error",
-        "_stopped",
-        "_closing",
-        "_reading_paused",
+        "_phase",
+        "_reading",
         "_sender",
-        "_timer",
-        "_timer_idle",
+        "_deadline",
         "_trailer_count",
         "_body_raw",
         "_max_head_bytes",
         "_idle_since",
-        "_lingering",
         "_client_eof",
         "_began",
         "_raw",
@@ -162,17 +195,14 @@ class HttpProtocol(asyncio.Protocol):
         self._answering = False  # a coroutine is answering the queue (eagerly or in the runner)
         self._runner: EagerRunner | None = None
         self._error: ProtocolError | None = None  # to send once the queue is answered
-        self._stopped = False  # parse no more: an error or an upgrade came
-        self._closing = False  # close once the queue is answered
-        self._reading_paused = False
+        self._phase = OPEN  # only ever goes up: see Phase
+        self._reading = ReadFlow()
         self._sender = Sender(self._loop, ctx.batch, self._limits.send_timeout)
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_idle = False
+        self._deadline = Deadline(self._loop, self._expired)
         self._trailer_count = 0
         self._body_raw = 0  # bytes received while a body is parsed (for the framing bound)
         self._max_head_bytes = self._limits.max_head_bytes  # PERF: computed once per connection
         self._idle_since = 0.0
-        self._lingering = False  # our side is shut; what the client still sends is dropped
         self._client_eof = False  # the client has half-closed: it sends nothing more
         self._began = False  # a head has begun (on_message_begin) and is not complete yet
         # The bytes received since before the current head began, where its request line
@@ -189,16 +219,16 @@ class HttpProtocol(asyncio.Protocol):
             transport.write(error_bytes(503, "too many connections"))  # type: ignore[attr-defined]
             transport.close()
             self._transport = None
-            self._stopped = True
+            self._phase = STOPPED
             return
         self._ctx.connections.add(self)
-        self._sender.transport = self._transport
+        self._sender.transport = self._reading.transport = self._transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, (tuple, list)) and peer:
             self._remote = str(peer[0])
         elif isinstance(peer, str) and peer:
             self._remote = peer
-        self._set_timer(self._limits.header_timeout, self._on_header_timeout)
+        self._deadline.start(HEAD, self._limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ctx.connections.discard(self)
@@ -206,8 +236,8 @@ class HttpProtocol(asyncio.Protocol):
             self._ctx.orphans.add(self)
         if self._runner is not None:
             self._runner.close()  # a handler in progress still finishes (module docstring)
-        self._transport = None
-        self._cancel_timer()
+        self._transport = self._reading.transport = None
+        self._deadline.cancel()
         self._sender.lost()
         self._queue.clear()
         body = self._body
@@ -215,7 +245,7 @@ class HttpProtocol(asyncio.Protocol):
             body.end(ConnectionResetError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
-        if self._stopped:
+        if self._phase >= STOPPED:
             return  # we answer what came before the error, then close; the rest is noise
         if self._in_head:
             if len(data) > _HEAD_SLICE:
@@ -245,8 +275,7 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             # We speak only HTTP/1.1: answer the request as usual, then close
             # (RFC 9110 section 7.8 lets a server ignore Upgrade).
-            self._stopped = True
-            self._closing = True
+            self._advance(STOPPED)
         except Exception as exc:
             self._read_failed(exc)
         if self._began:
@@ -255,9 +284,8 @@ class HttpProtocol(asyncio.Protocol):
             self._raw = b""  # hold no read past its parse (a body's may be large)
         if not self._answering:
             self._start()
-        elif self._queue and not self._reading_paused and self._transport is not None:
-            self._transport.pause_reading()  # the client is ahead of us: stop reading
-            self._reading_paused = True
+        elif self._queue:
+            self._reading.pause()  # the client is ahead of us: stop reading
 
     def _keep_head(self) -> None:
         """A head continues in the next read: keep the bytes its request line may be in.
@@ -274,12 +302,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._client_eof = True
-        if self._lingering:
+        if self._phase is LINGERING:
             self._close()  # the client has read our answer and is done: close now
             return None
         # The client half-closed. Answer what is queued, then close; a body it will
         # now never finish sending is an error its handler gets from read().
-        self._closing = True
+        self._advance(CLOSING)
         self._fail_body(400, "the client closed before sending the whole body")
         if not self._answering and not self._queue:
             self._close()
@@ -450,6 +478,10 @@ class HttpProtocol(asyncio.Protocol):
             body.end()
 
     # -- errors ----------------------------------------------------------------------------
+    def _advance(self, phase: Phase) -> None:
+        if phase > self._phase:
+            self._phase = phase
+
     def _read_failed(self, exc: Exception) -> None:
         """The one place a failure while reading a request is sorted (see wire.client_error).
 
@@ -486,8 +518,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _protocol_error(self, error: ProtocolError) -> None:
         """Stop parsing. Answer the error after the requests queued before it."""
-        self._stopped = True
-        self._closing = True
+        self._advance(STOPPED)
         body = self._body
         if body is not None:
             # The error is inside a body its handler may be reading: it gets it there
@@ -496,32 +527,32 @@ class HttpProtocol(asyncio.Protocol):
             body.end(HTTPException(status=error.status, text=text))  # (unless it failed already)
         else:
             self._error = error
-        if self._transport is not None and not self._reading_paused:
-            self._transport.pause_reading()
-            self._reading_paused = True
+        self._reading.pause()
 
     # -- answering ----------------------------------------------------------------------
     def _start(self) -> None:
         """Start the task that answers queued requests, or finish an idle connection."""
         if self._queue:
-            if self._timer is not None and not self._timer_idle:
-                self._cancel_timer()  # the head timer: the head is complete
+            if self._deadline.kind is HEAD:
+                self._deadline.cancel()  # the head is complete
             runner = self._runner
             if runner is None:
                 runner = self._runner = EagerRunner(self._loop)
             self._answering = True
             runner.run(self._answer())
-        elif self._closing or self._ctx.closing:
+        elif self._phase or self._ctx.closing:  # CLOSING or later (PERF: `or`, not >=)
             self._finish_connection()
-        elif self._in_head_partial():
-            if self._timer is None or self._timer_idle:
-                self._set_timer(self._limits.header_timeout, self._on_header_timeout)
+        elif self._began or (self._in_head and self._head_bytes):  # _in_head_partial(), inline: PERF
+            if self._deadline.kind is not HEAD:
+                self._deadline.start(HEAD, self._limits.header_timeout)
         else:
-            # PERF: one clock read per request instead of a new timer; the idle timer
-            # stays armed across requests and re-arms itself when it fires early.
+            # Idle until the next request. PERF: one clock read per request instead of a
+            # new timer; the idle timer stays armed across requests and re-arms itself
+            # when it fires early (_expired).
             self._idle_since = self._loop.time()
-            if self._timer is None:
-                self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
+            deadline = self._deadline
+            if deadline.kind is not IDLE:
+                deadline.start(IDLE, self._limits.keepalive_timeout)
 
     def _in_head_partial(self) -> bool:
         # A head has begun (on_message_begin, cleared at its end), or bytes came that
@@ -557,7 +588,7 @@ class HttpProtocol(asyncio.Protocol):
             if request is not None and self._started is None and self._transport is not None:
                 # Nothing of its answer is out: it gets a 500 after the answers before it.
                 self._sender.write(error_bytes(500))
-                self._stopped = self._closing = True
+                self._advance(STOPPED)
                 keep_alive = False
             else:
                 self._sender.flush()  # the answers before this one were whole: they still go
@@ -570,31 +601,25 @@ class HttpProtocol(asyncio.Protocol):
             return
         if not keep_alive:
             queue.clear()
-            if self._stopped or self._current is not None:
+            if self._phase >= STOPPED or self._current is not None:
                 self._linger()  # an error stopped the parse, or a body is unread: the client may still send
             else:
                 self._close()
             return
-        if self._reading_paused and not self._stopped:
-            self._reading_paused = False
-            self._transport.resume_reading()
-        if self._closing or self._ctx.closing or self._began or self._head_bytes:
-            self._start()  # (the last tests are _in_head_partial(), inline: PERF)
-        else:  # PERF: the common case of _start(), inline: idle until the next request
-            self._idle_since = self._loop.time()
-            if self._timer is None or not self._timer_idle:
-                self._set_timer(self._limits.keepalive_timeout, self._on_idle_timeout, idle=True)
+        if self._reading.paused and self._phase < STOPPED:
+            self._reading.resume()
+        self._start()
 
     def _write_whole(self, request: Request, response: Response) -> None:
         """Render a whole ``Response`` and write it in one call."""
+        http10, head = request.version == HTTP10, request.method == "HEAD"  # (_form, inline: PERF)
         try:
             keep_alive = self._keep_alive(request, response)
-            data = render(response, keep_alive, request.version == HTTP10, request.method == "HEAD")
+            data = render(response, keep_alive, http10, head)
         except (ValueError, TypeError, UnicodeEncodeError):
-            error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
-            response = Response(status=500, text=INTERNAL_ERROR_TEXT)
+            response = _unrenderable(request)
             keep_alive = self._keep_alive(request, response)
-            data = render(response, keep_alive, request.version == HTTP10, request.method == "HEAD")
+            data = render(response, keep_alive, http10, head)
         self._started = response
         request.keep_alive = keep_alive
         if self._transport is None:
@@ -606,8 +631,7 @@ class HttpProtocol(asyncio.Protocol):
             try:  # a StreamResponse returned without prepare(): send its head now
                 await response.prepare(request)
             except (ValueError, TypeError, UnicodeEncodeError):  # refused before a byte is sent
-                error_log.exception("Cannot render the response to %s %s", request.method, request.raw_path)
-                response = Response(status=500, text=INTERNAL_ERROR_TEXT)
+                response = _unrenderable(request)
         started = self._started
         if started is None:
             self._write_whole(request, response)  # type: ignore[arg-type]  # (a Response, whole)
@@ -646,7 +670,7 @@ class HttpProtocol(asyncio.Protocol):
         ):
             return False
         # Closing once the queue is answered: only the last response says so.
-        return not self._closing or bool(self._queue) or self._error is not None
+        return self._phase is OPEN or bool(self._queue) or self._error is not None
 
     # -- the connection, as requests and responses see it ---------------------------------
     @property
@@ -661,7 +685,7 @@ class HttpProtocol(asyncio.Protocol):
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
         if self._started is not None and self._started is not response:
             raise RuntimeError("a response for this request has already been started")
-        return self, self._keep_alive(request, response), request.version == HTTP10, request.method == "HEAD"
+        return (self, self._keep_alive(request, response), *_form(request))
 
     def response_started(self, request: Request, response: StreamResponse, keep_alive: bool) -> None:
         self._started = response
@@ -671,26 +695,20 @@ class HttpProtocol(asyncio.Protocol):
         """End the body being received with an error; its handler's read() raises it."""
         body = self._body
         if body is not None and not body.done:
-            self._stopped = True
-            self._closing = True
+            self._advance(STOPPED)
             body.end(HTTPException(status=status, text=f"{status}: {reason}"))
-
-    def _on_body_timeout(self) -> None:
-        self._timer = None
-        self._fail_body(408, "request body not received in time")
 
     def want_body(self, body: RequestBody, expect_continue: bool) -> None:
         """A handler waits for the body: say ``100 Continue`` if the client asked.
 
         The body must then arrive within ``body_timeout``, or read() raises 408.
         """
-        if not body.done and body is self._body and not self._lingering:
-            self._set_timer(self._limits.body_timeout, self._on_body_timeout)
+        if not body.done and body is self._body and self._phase is not LINGERING:
+            self._deadline.start(BODY, self._limits.body_timeout)
         if expect_continue and self._transport is not None:
             self._sender.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self._reading_paused and not self._stopped and self._transport is not None:
-            self._reading_paused = False
-            self._transport.resume_reading()
+        if self._phase < STOPPED:
+            self._reading.resume()
 
     def write(self, data: bytes) -> None:
         self._sender.write(data)  # after the deferred whole answers before it
@@ -709,28 +727,30 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._close()
 
-    def _on_idle_timeout(self) -> None:
-        self._timer = None
-        if self._answering or self._queue or self._in_head_partial():
-            return  # busy: _start arms a timer again when the connection is idle
-        remaining = self._idle_since + self._limits.keepalive_timeout - self._loop.time()
-        if remaining > 0.001:
-            self._set_timer(remaining, self._on_idle_timeout, idle=True)
-        else:
-            self._close()
-
-    def _on_header_timeout(self) -> None:
-        self._timer = None
-        if self._answering:
-            return
-        if self._in_head_partial() and self._transport is not None:
-            self._refuse(408, "request header not received in time")
-            return
-        self._close()
+    def _expired(self, wait: Wait) -> None:
+        """The deadline ran out while waiting for ``wait``."""
+        if wait is BODY:
+            self._fail_body(408, "request body not received in time")
+        elif wait is LINGER:
+            self._abort()  # not close(): our answer is out; what the client sends is not wanted
+        elif self._answering:
+            return  # busy: _start arms the deadline again when the connection is idle
+        elif wait is HEAD:
+            if self._in_head_partial() and self._transport is not None:
+                self._refuse(408, "request header not received in time")
+            else:
+                self._close()  # a connection that never sent a byte: closed without an answer
+        elif not (self._queue or self._in_head_partial()):  # IDLE, and idle indeed
+            # Not re-armed by each request (see _start): it may have fired early.
+            remaining = self._idle_since + self._limits.keepalive_timeout - self._loop.time()
+            if remaining > 0.001:
+                self._deadline.start(IDLE, remaining)
+            else:
+                self._close()
 
     def shutdown(self) -> None:
         """Server shutdown: close now if idle, else after the response in progress."""
-        self._closing = True
+        self._advance(CLOSING)
         if not self._answering and not self._queue:
             self._close()
 
@@ -754,33 +774,26 @@ class HttpProtocol(asyncio.Protocol):
         if self._ctx.closing or self._client_eof:  # stopping; or the client sends no more
             self._close()
             return
-        self._stopped = True  # from now on, data_received drops what arrives
-        self._lingering = True
+        self._phase = LINGERING  # from now on, data_received drops what arrives
         self._sender.flush()
         try:
             transport.write_eof()
         except (NotImplementedError, OSError, RuntimeError):  # cannot half-close: close
             self._close()
             return
-        if self._reading_paused:
-            self._reading_paused = False
-            transport.resume_reading()
-        self._cancel_timer()
+        self._reading.resume()
+        self._deadline.cancel()
         if transport.get_write_buffer_size():
             self._sender.watch(on_empty=self._begin_linger)  # once the answer is out
         else:
             self._begin_linger()
 
     def _begin_linger(self) -> None:
-        if self._timer is None and self._transport is not None:
-            self._set_timer(self._limits.linger_timeout, self._on_linger_timeout)
-
-    def _on_linger_timeout(self) -> None:
-        self._timer = None
-        self._abort()  # not close(): our answer is out; what the client sends is not wanted
+        if self._deadline.kind is None and self._transport is not None:
+            self._deadline.start(LINGER, self._limits.linger_timeout)
 
     def _close(self) -> None:
-        self._cancel_timer()
+        self._deadline.cancel()
         transport = self._transport
         if transport is not None and not transport.is_closing():
             self._sender.flush()
@@ -799,15 +812,3 @@ class HttpProtocol(asyncio.Protocol):
         if self._runner is not None:
             self._runner.cancel()
         self._abort()
-
-    # -- timers ------------------------------------------------------------------------------
-    def _set_timer(self, delay: float, callback: Any, *, idle: bool = False) -> None:
-        self._cancel_timer()
-        self._timer = self._loop.call_later(delay, callback)
-        self._timer_idle = idle
-
-    def _cancel_timer(self) -> None:
-        timer = self._timer
-        if timer is not None:
-            timer.cancel()
-            self._timer = None

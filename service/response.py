@@ -28,7 +28,7 @@ from .multidict import CIMultiDict
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["Response", "StreamResponse", "json_response", "render"]
+__all__ = ["Response", "StreamResponse", "check_status", "internal_error", "json_response", "render"]
 
 SERVER_HEADER = b"Server: service\r\n"
 INTERNAL_ERROR_TEXT = "500: Internal Server Error"  # all a client learns of a failure
@@ -130,6 +130,12 @@ class Writer(Protocol):
     async def drain(self) -> None: ...
 
 
+def check_status(status: int) -> None:
+    """A status is three digits (RFC 9110 section 15); what else it may be, the renderer says."""
+    if not 100 <= status <= 999:
+        raise ValueError(f"status must be a three-digit code, not {status!r}")
+
+
 class StreamResponse:
     """A response whose body is written in pieces after ``prepare()``."""
 
@@ -156,8 +162,7 @@ class StreamResponse:
         reason: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not 100 <= status <= 999:
-            raise ValueError(f"status must be a three-digit code, not {status!r}")
+        check_status(status)
         self.status = status
         self.reason = reason
         # PERF: most responses add no header; the mapping is made when first asked for.
@@ -348,8 +353,7 @@ class Response(StreamResponse):
     ) -> None:
         # PERF: every slot set here rather than through super().__init__(): one
         # Response is made per request.
-        if not 100 <= status <= 999:
-            raise ValueError(f"status must be a three-digit code, not {status!r}")
+        check_status(status)
         self.status = status
         self.reason = reason
         self._headers = CIMultiDict(headers) if headers else None
@@ -475,6 +479,11 @@ class Response(StreamResponse):
 # itself, bound to no instance (PERF: no wrapper frame), named without an underscore
 # because it is the module's interface, not a user's.
 render = Response._render
+
+
+def internal_error() -> Response:
+    """The answer to a failure of the server's or a handler's: it says nothing of the cause."""
+    return Response(status=500, text=INTERNAL_ERROR_TEXT)
 
 
 def _compact_dumps() -> Callable[[Any], str]:

@@ -125,7 +125,7 @@ async def test_a_client_that_never_reads_is_paused_and_others_are_served(make_se
         # What the server holds for it is bounded: one answer past the write buffer's
         # high-water mark, and the requests one read brought in.
         assert conn._transport.get_write_buffer_size() < 4 * 1024 * 1024
-        assert conn._reading_paused  # and it reads no more of its requests until it reads answers
+        assert conn._reading.paused  # and it reads no more of its requests until it reads answers
     finally:
         writer.transport.abort()
 
