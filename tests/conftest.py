@@ -1,4 +1,5 @@
-"""Shared fixtures: a real ``Server`` on 127.0.0.1:0 and a raw-socket HTTP client.
+"""Shared fixtures: a real ``Server`` on 127.0.0.1:0, a raw-socket HTTP client, and a
+port that is already in use.
 
 Every wait is bounded with ``asyncio.wait_for`` so a misbehaving server fails a
 test instead of hanging the run; every socket and server is closed at teardown
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,3 +185,12 @@ async def raw_connect() -> AsyncIterator[Callable[[int], Awaitable[RawConnection
     yield connect
     for conn in conns:
         await conn.close()
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another socket listens on for the whole test."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]

@@ -1,8 +1,11 @@
-"""``python -m service serve`` as a child process, for tests that need the real command.
+"""The service as a child process, for tests that need the real command.
 
-Everything it writes (stdout and stderr, merged) is read by a thread into
-``lines`` as it comes. Every wait is bounded; none asserts how long anything took.
-Only 127.0.0.1 is ever used.
+``ServiceProcess`` is a long-running ``python -m service serve``; ``ChildProcess``,
+what it is built on, runs any other program that serves (a script calling
+``run_app``). Everything either writes (stdout and stderr, merged) is read by a
+thread into ``lines`` as it comes. ``run_service`` runs a short command
+(``check``, ``routes``, or a ``serve`` that must fail) to its end. Every wait is
+bounded; none asserts how long anything took. Only 127.0.0.1 is ever used.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0  # upper bound for the server to log "Serving on"
 STOP_TIMEOUT = 30.0  # upper bound for the process to exit after a signal
 WAIT = 10.0  # default upper bound for a log line to appear
+RUN_TIMEOUT = 60.0  # upper bound for one short command (run_service)
 SERVING = r"Serving on http://127\.0\.0\.1:(\d+)"
 
 
@@ -35,21 +40,24 @@ def serve_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class ServiceProcess:
-    """One ``python -m service serve ROUTES --host 127.0.0.1 --port PORT FLAGS...``."""
+def run_service(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = RUN_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """``python -m service ARGS...`` run to its end in ``cwd``; ``env`` is added to ``serve_env()``."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        cwd=cwd, env=serve_env(env), capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+class ChildProcess:
+    """One program started with ``argv`` in ``cwd``, its log read as it comes."""
 
     def __init__(
-        self,
-        routes: str | os.PathLike[str],
-        *flags: str,
-        cwd: Path,
-        env: Mapping[str, str] | None = None,
-        port: int = 0,
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, port: int = 0
     ) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", os.fspath(routes),
-             "--host", "127.0.0.1", "--port", str(port), *flags],
-            cwd=cwd, env=serve_env(env), stdin=subprocess.DEVNULL,
+            list(argv), cwd=cwd, env=serve_env(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.port = port
@@ -117,12 +125,16 @@ class ServiceProcess:
         assert self.proc.poll() is None, f"the server exited early; log:\n{self.log()}"
         self.proc.send_signal(sig)
 
-    def terminate(self) -> int:
-        """SIGTERM, then the exit code (bounded wait), with the whole log read."""
-        self.signal(signal.SIGTERM)
+    def wait_exit(self) -> int:
+        """The exit code (bounded wait), with the whole log read."""
         code = self.proc.wait(timeout=STOP_TIMEOUT)
         self._reader.join(timeout=STOP_TIMEOUT)
         return code
+
+    def terminate(self) -> int:
+        """SIGTERM, then the exit code (bounded wait), with the whole log read."""
+        self.signal(signal.SIGTERM)
+        return self.wait_exit()
 
     def kill(self) -> None:
         """Teardown: whatever state it is in, the process and its pipe are gone."""
@@ -135,13 +147,34 @@ class ServiceProcess:
             self.proc.stdout.close()
 
 
+class ServiceProcess(ChildProcess):
+    """One ``python -m service serve ROUTES --host 127.0.0.1 --port PORT FLAGS...``."""
+
+    def __init__(
+        self,
+        routes: str | os.PathLike[str],
+        *flags: str,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        port: int = 0,
+    ) -> None:
+        super().__init__(
+            [sys.executable, "-m", "service", "serve", os.fspath(routes),
+             "--host", "127.0.0.1", "--port", str(port), *flags],
+            cwd=cwd, env=env, port=port,
+        )  # fmt: skip
+
+
 @contextlib.contextmanager
-def tracked() -> Iterator[Callable[..., ServiceProcess]]:
-    """A ``ServiceProcess`` factory whose processes are all killed on exit (for fixtures)."""
+def tracked(
+    factory: Callable[..., ServiceProcess] = ServiceProcess,
+) -> Iterator[Callable[..., ServiceProcess]]:
+    """A ``factory`` (``ServiceProcess`` or a subclass) whose processes are all killed on exit
+    (for fixtures)."""
     started: list[ServiceProcess] = []
 
-    def start(*args: object, **kwargs: object) -> ServiceProcess:
-        process = ServiceProcess(*args, **kwargs)  # type: ignore[arg-type]
+    def start(*args: Any, **kwargs: Any) -> ServiceProcess:
+        process = factory(*args, **kwargs)
         started.append(process)
         return process
 

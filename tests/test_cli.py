@@ -1,38 +1,20 @@
 """``python -m service check | routes | serve`` as a user runs them: output and exit codes.
 
-Every test runs the CLI in a subprocess (``sys.executable -m service``) from a
-temporary directory, with the repository root on PYTHONPATH; every run is
-bounded by a timeout.
+Every test runs the CLI in a subprocess (``sys.executable -m service``, through
+``tests/serving.py``: ``run_service`` to its end, ``ServiceProcess`` for a server
+that keeps running) from a temporary directory, with the repository root on
+PYTHONPATH; every run is bounded by a timeout.
 """
 
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import textwrap
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import serving
-from serving import REPO, serve_env
-
-RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, not a timing assertion
-
-
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        cwd=cwd,
-        env=env or serve_env(),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
-
+from serving import REPO, RUN_TIMEOUT, ServiceProcess, run_service
 
 HANDLERS = """\
 from service import web
@@ -76,14 +58,14 @@ def project(tmp_path: Path) -> Path:
 # -- check -------------------------------------------------------------------------------------------
 def test_check_repo_example_is_ok(tmp_path: Path) -> None:
     routes = REPO / "routes.yaml"
-    result = run(tmp_path, "check", str(routes))
+    result = run_service(tmp_path, "check", str(routes))
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{routes}: OK: 9 routes, 1 middleware, 2 hook(s)\n"
     assert result.stderr == ""
 
 
 def test_check_default_file_in_cwd(project: Path) -> None:
-    result = run(project, "check")
+    result = run_service(project, "check")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "routes.yaml: OK: 3 routes, 0 middleware, 0 hook(s)\n"
 
@@ -91,9 +73,7 @@ def test_check_default_file_in_cwd(project: Path) -> None:
 def test_check_file_named_by_service_routes_variable(project: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = serve_env()
-    env["SERVICE_ROUTES"] = str(project / "routes.yaml")
-    result = run(elsewhere, "check", env=env)
+    result = run_service(elsewhere, "check", env={"SERVICE_ROUTES": str(project / "routes.yaml")})
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{project / 'routes.yaml'}: OK: 3 routes, 0 middleware, 0 hook(s)\n"
 
@@ -102,7 +82,7 @@ def test_check_broken_file_prints_every_issue_and_exits_2(tmp_path: Path) -> Non
     (tmp_path / "routes.yaml").write_text(
         "service:\n  port: 70000\nroutes:\n  GTE /a: h.a\n  GET /b:\n    handelr: h.b\n"
     )
-    result = run(tmp_path, "check", "routes.yaml")
+    result = run_service(tmp_path, "check", "routes.yaml")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -115,7 +95,7 @@ def test_check_broken_file_prints_every_issue_and_exits_2(tmp_path: Path) -> Non
 
 def test_check_import_error_exits_2(project: Path) -> None:
     (project / "routes.yaml").write_text("routes:\n  GET /a: handlers.api.indx\n")
-    result = run(project, "check", "routes.yaml")
+    result = run_service(project, "check", "routes.yaml")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "routes.yaml:2:11: routes['GET /a']: module 'handlers.api' has no attribute 'indx'"
@@ -134,7 +114,7 @@ def test_check_import_error_exits_2(project: Path) -> None:
     ],
 )
 def test_missing_file_exits_2(tmp_path: Path, command: str, outcome: str) -> None:
-    result = run(tmp_path, command, "nope.yaml")
+    result = run_service(tmp_path, command, "nope.yaml")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[-2:] == [
@@ -146,7 +126,7 @@ def test_missing_file_exits_2(tmp_path: Path, command: str, outcome: str) -> Non
 
 
 def test_missing_default_file_exits_2(tmp_path: Path) -> None:
-    result = run(tmp_path, "check")
+    result = run_service(tmp_path, "check")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"routes.yaml:1:1: (file): file not found: there is no routes.yaml in {tmp_path.resolve()}"
@@ -157,8 +137,7 @@ def test_missing_default_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_missing_file_named_by_service_routes_says_so(tmp_path: Path) -> None:
-    env = serve_env({"SERVICE_ROUTES": "conf.yaml"})
-    result = run(tmp_path, "check", env=env)
+    result = run_service(tmp_path, "check", env={"SERVICE_ROUTES": "conf.yaml"})
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"conf.yaml:1:1: (file): file not found: there is no conf.yaml in {tmp_path.resolve()}"
@@ -170,7 +149,7 @@ def test_missing_file_named_by_service_routes_says_so(tmp_path: Path) -> None:
 
 # -- routes --------------------------------------------------------------------------------------------
 def test_routes_prints_an_aligned_table(project: Path) -> None:
-    result = run(project, "routes")
+    result = run_service(project, "routes")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "METHOD  PATH             HANDLER                   NAME",
@@ -182,7 +161,7 @@ def test_routes_prints_an_aligned_table(project: Path) -> None:
 
 
 def test_routes_columns_line_up(tmp_path: Path) -> None:
-    result = run(tmp_path, "routes", str(REPO / "routes.yaml"))
+    result = run_service(tmp_path, "routes", str(REPO / "routes.yaml"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = lines[0]
@@ -197,7 +176,7 @@ def test_routes_columns_line_up(tmp_path: Path) -> None:
 
 def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:
     (tmp_path / "routes.yaml").write_text("routes:\n  GET a: h.a\n")
-    result = run(tmp_path, "routes")
+    result = run_service(tmp_path, "routes")
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -216,38 +195,24 @@ def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:
     ],
 )
 def test_help_exits_0(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
-    result = run(tmp_path, *args, "--help")
+    result = run_service(tmp_path, *args, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(expected)
 
 
 def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
-    result = run(tmp_path)
+    result = run_service(tmp_path)
     assert result.returncode == 2
     assert "usage: python -m service" in result.stderr
 
 
 # -- serve ------------------------------------------------------------------------------------------------
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
-
-
-def test_serve_on_a_port_in_use_exits_1(project: Path, busy_port: int) -> None:
-    result = run(project, "serve", "routes.yaml", "--host", "127.0.0.1", "--port", str(busy_port))
-    assert result.returncode == 1, result.stderr
-    last = result.stderr.splitlines()[-1]
-    assert last.startswith(f"error: cannot serve on 127.0.0.1:{busy_port}: ")
-    assert "address already in use" in last.lower()
-
-
-def test_serve_on_a_port_in_use_runs_no_hook(tmp_path: Path, busy_port: int) -> None:
+@pytest.mark.parametrize(
+    "workers", [(), ("--workers", "1"), ("--workers", "2")], ids=["no-workers-flag", "1-worker", "2-workers"]
+)
+def test_serve_on_a_port_in_use_exits_1_before_any_startup_hook(
+    tmp_path: Path, busy_port: int, workers: tuple[str, ...]
+) -> None:
     hooks = textwrap.dedent(
         """\
         import sys
@@ -270,12 +235,14 @@ def test_serve_on_a_port_in_use_runs_no_hook(tmp_path: Path, busy_port: int) -> 
         "on_cleanup: [handlers.hooks.down]\n"
         "routes:\n  GET /: handlers.api.index\n"
     )
-    result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(busy_port))
-    assert result.returncode == 1
-    # The port is bound before any on_startup hook runs: a busy one fails first, and no
-    # hook has opened anything that would need its cleanup.
-    assert result.stderr.splitlines()[-1].startswith(f"error: cannot serve on 127.0.0.1:{busy_port}: ")
-    assert "startup ran" not in result.stderr and "cleanup ran" not in result.stderr
+    result = run_service(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(busy_port), *workers)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"error: cannot serve on 127.0.0.1:{busy_port}: "), result.stderr
+    assert "address already in use" in last.lower()
+    # With or without workers, the port is bound before any on_startup hook runs: a busy one
+    # fails first, and no hook has opened anything that would need its cleanup.
+    assert "startup ran" not in result.stderr and "cleanup ran" not in result.stderr, result.stderr
 
 
 def test_serve_collects_garbage_though_startup_does_not(tmp_path: Path) -> None:
@@ -286,7 +253,7 @@ def test_serve_collects_garbage_though_startup_does_not(tmp_path: Path) -> None:
         "async def state(request):\n    return web.Response(text=str(gc.isenabled()))\n"
     )
     (tmp_path / "routes.yaml").write_text("routes:\n  GET /gc: gch.state\n")
-    server = serving.ServiceProcess("routes.yaml", "--no-reload", cwd=tmp_path)
+    server = ServiceProcess("routes.yaml", "--no-reload", cwd=tmp_path)
     try:
         port = server.wait_serving()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/gc", timeout=10) as answer:
@@ -316,7 +283,7 @@ def test_serve_applies_the_limits_of_the_service_block(project: Path) -> None:
             "service:\n", "service:\n  max_target_size: 64\n  max_header_count: 4\n  header_timeout: 300ms\n"
         )
     )
-    server = serving.ServiceProcess("routes.yaml", "--no-reload", cwd=project)
+    server = ServiceProcess("routes.yaml", "--no-reload", cwd=project)
     try:
         port = server.wait_serving()
         assert _status_of(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 200

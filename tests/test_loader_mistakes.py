@@ -1,6 +1,6 @@
 """routes.yaml as a new user first types it: each message says what to write instead.
 
-Issue 13, section 5. Every row is a routes.yaml text and the exact
+Every row is a routes.yaml text and the exact
 ``FILE:LINE:COL: where: what`` lines ``python -m service check`` prints for it:
 the line is the one the mistake is on, and the *what* names the expected shape,
 the shape found, and the fix.

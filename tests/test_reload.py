@@ -189,19 +189,15 @@ Serve = Callable[..., ServiceProcess]
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     """``serve(project, *flags)`` -> a started server on 127.0.0.1, killed at teardown if still up."""
-    started: list[ServiceProcess] = []
+    with serving.tracked(ServiceProcess) as started:
 
-    def start(project: Project, *flags: str) -> ServiceProcess:
-        server = ServiceProcess(project.routes, *flags, cwd=project.root)
-        started.append(server)
-        server.wait_serving()
-        return server
+        def start(project: Project, *flags: str) -> ServiceProcess:
+            server = started(project.routes, *flags, cwd=project.root)
+            assert isinstance(server, ServiceProcess)
+            server.wait_serving()
+            return server
 
-    try:
         yield start
-    finally:
-        for server in started:
-            server.kill()
 
 
 @pytest.fixture
@@ -442,10 +438,7 @@ def test_failed_reloads_do_not_re_import_unchanged_modules(
 
 def _check(project: Project) -> subprocess.CompletedProcess[str]:
     """``python -m service check ROUTES``, as the server was started (same path, same directory)."""
-    return subprocess.run(
-        [sys.executable, "-m", "service", "check", str(project.routes)],
-        cwd=project.root, env=serving.serve_env(), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    return serving.run_service(project.root, "check", str(project.routes))
 
 
 def test_a_deleted_handler_module_is_a_failed_reload_reported_as_check_does(

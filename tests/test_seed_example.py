@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+from serving import ChildProcess
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 15.0  # upper bound for start-up and for shutdown; never a timing assertion
+TIMEOUT = 15.0  # upper bound for each request; never a timing assertion
 
 SEED = """\
 import sys
@@ -41,38 +37,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for_text(path: Path, text: str, proc: subprocess.Popen[bytes]) -> str:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        log = path.read_text(errors="replace")
-        if text in log:
-            return log
-        if proc.poll() is not None:
-            raise AssertionError(f"the example exited with {proc.returncode}:\n{log}")
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} not logged within {TIMEOUT}s:\n{path.read_text(errors='replace')}")
-
-
 def test_seed_example_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
-    script = tmp_path / "seed.py"
-    script.write_text(SEED)
-    stderr_path = tmp_path / "stderr.txt"
+    (tmp_path / "seed.py").write_text(SEED)
     port = _free_port()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    proc = ChildProcess([sys.executable, "seed.py", str(port)], cwd=tmp_path)
     try:
-        log = _wait_for_text(stderr_path, "Serving on", proc)
-        assert f"http://127.0.0.1:{port}" in log
+        assert proc.wait_serving() == port  # "Serving on http://127.0.0.1:PORT", the port it was given
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT) as client:
             response = client.get("/some/path")
@@ -83,11 +53,7 @@ def test_seed_example_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             missing = client.get("/other")
             assert missing.status_code == 404
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 0
+        assert proc.terminate() == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=TIMEOUT)
-    log = stderr_path.read_text(errors="replace")
-    assert "Traceback" not in log, log
+        proc.kill()
+    assert "Traceback" not in proc.log(), proc.log()

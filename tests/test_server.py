@@ -1,4 +1,8 @@
-"""A real ``Server`` on 127.0.0.1:0, driven by httpx and by raw sockets.
+"""A real ``Server`` on 127.0.0.1:0, driven by httpx and by raw sockets: routing,
+requests, streamed responses, raw HTTP/1.1 (pipelining, chunked uploads, 100-continue),
+graceful shutdown and start-up. Elsewhere, against a real server too: limits and
+timeouts at their edges (``robustness/test_limits.py``), malformed requests
+(``robustness/test_parsing.py``), handlers that fail (``robustness/test_faulty_handlers.py``).
 
 Timeouts here are upper bounds so a broken server fails instead of hanging;
 nothing asserts how fast anything happens.
@@ -7,11 +11,10 @@ nothing asserts how fast anything happens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -19,7 +22,6 @@ import pytest
 
 from service import (
     Application,
-    Limits,
     Request,
     Response,
     RouteTableDef,
@@ -37,7 +39,7 @@ MakeServer = Callable[..., Awaitable[Server]]
 RawConnect = Callable[[int], Awaitable[Any]]  # conftest.RawConnection
 
 
-def build_app(client_max_size: int = 1024**2) -> Application:
+def build_app() -> Application:
     routes = RouteTableDef()
 
     @routes.get("/hello")
@@ -100,10 +102,6 @@ def build_app(client_max_size: int = 1024**2) -> Application:
     async def echo(request: Request) -> Response:
         return Response(body=await request.read())
 
-    @routes.get("/boom")
-    async def boom(request: Request) -> Response:
-        raise ValueError("secret: do not leak")
-
     @middleware
     async def auth(
         request: Request, handler: Callable[[Request], Awaitable[StreamResponse]]
@@ -113,7 +111,7 @@ def build_app(client_max_size: int = 1024**2) -> Application:
         response.headers["X-Middleware"] = "seen"
         return response
 
-    app = Application(middlewares=[auth], client_max_size=client_max_size)
+    app = Application(middlewares=[auth])
     app.add_routes(routes)
     return app
 
@@ -255,6 +253,22 @@ async def test_stream_response_with_content_length(
     assert (await conn.read_response()).body == b"hello"
 
 
+async def test_a_stream_to_an_http10_keep_alive_client_ends_by_closing(server: Server) -> None:
+    # HTTP/1.0 has no chunked coding: a stream of unknown length is delimited by the close,
+    # even though the client asked to keep the connection alive.
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), TIMEOUT)  # EOF: the body ends with the connection
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Connection: close" in head and b"Transfer-Encoding" not in head
+    assert body == b"one two three"
+
+
 async def test_chunked_upload(client: httpx.AsyncClient) -> None:
     async def parts() -> AsyncIterator[bytes]:
         for part in (b"alpha ", b"beta ", b"gamma"):
@@ -303,152 +317,7 @@ async def test_100_continue_over_a_socket(server: Server, raw_connect: RawConnec
     assert response.body == b"hello"
 
 
-async def test_100_continue_over_limit_is_413_without_100(
-    make_server: MakeServer, raw_connect: RawConnect
-) -> None:
-    server = await make_server(build_app(client_max_size=4))
-    conn = await raw_connect(server.port)
-    await conn.send(request_bytes("POST", "/echo", "Content-Length: 5", "Expect: 100-continue"))
-    response = await conn.read_response()
-    assert response.status == 413
-    assert response.header("Connection") == "close"
-    assert await conn.at_eof()
-
-
-# -- limits ----------------------------------------------------------------------------------------
-
-SMALL = Limits(max_target_size=64, max_header_size=128, max_header_count=4)
-
-
-async def _one_answer(server: Server, raw_connect: RawConnect, data: bytes) -> int:
-    conn = await raw_connect(server.port)
-    await conn.send(data)
-    response = await conn.read_response()
-    assert response.header("Connection") == "close"
-    assert await conn.at_eof()
-    return response.status
-
-
-async def test_limits_at_the_edge_pass(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(), limits=SMALL)
-    target = "/users/" + "1" * (64 - len("/users/"))
-    fill = "v" * (128 - len("Host") - len("127.0.0.1") - len("X-Fill"))
-    conn = await raw_connect(server.port)
-    await conn.send(request_bytes("GET", target) + request_bytes("GET", "/hello", f"X-Fill: {fill}"))
-    assert (await conn.read_response()).status == 200
-    assert (await conn.read_response()).status == 200
-    await conn.send(request_bytes("GET", "/hello", "A: 1", "B: 2", "C: 3"))  # four fields with Host
-    assert (await conn.read_response()).status == 200
-
-
-async def test_target_too_long_is_414(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(), limits=SMALL)
-    assert await _one_answer(server, raw_connect, request_bytes("GET", "/" + "x" * 64)) == 414
-
-
-async def test_header_section_too_large_is_431(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(), limits=SMALL)
-    fill = "v" * (129 - len("Host") - len("127.0.0.1") - len("X-Fill"))
-    assert await _one_answer(server, raw_connect, request_bytes("GET", "/hello", f"X-Fill: {fill}")) == 431
-
-
-async def test_too_many_headers_is_431(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(), limits=SMALL)
-    data = request_bytes("GET", "/hello", "A: 1", "B: 2", "C: 3", "D: 4")
-    assert await _one_answer(server, raw_connect, data) == 431
-
-
-async def test_declared_body_too_large_is_413(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(client_max_size=16))
-    data = request_bytes("POST", "/echo", "Content-Length: 17")  # the body is never sent
-    assert await _one_answer(server, raw_connect, data) == 413
-
-
-async def test_streamed_body_too_large_is_413(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(client_max_size=16))
-    body = b"10\r\n" + b"x" * 16 + b"\r\n1\r\ny\r\n0\r\n\r\n"
-    data = request_bytes("POST", "/echo", "Transfer-Encoding: chunked", body=body)
-    assert await _one_answer(server, raw_connect, data) == 413
-
-
-async def test_malformed_request_is_400(server: Server, raw_connect: RawConnect) -> None:
-    assert await _one_answer(server, raw_connect, b"GET / HTTP/1.1\r\nNo Colon Here\r\n\r\n") == 400
-
-
-# -- timeouts --------------------------------------------------------------------------------------
-
-
-async def test_trickling_head_gets_408_and_close(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(), limits=Limits(header_timeout=0.5))
-    conn = await raw_connect(server.port)
-    head = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 400
-
-    async def trickle() -> None:
-        # Far slower than the timeout allows; stops when the server hangs up.
-        with contextlib.suppress(OSError):
-            for i in range(len(head)):
-                conn.writer.write(head[i : i + 1])
-                await conn.writer.drain()
-                await asyncio.sleep(0.05)
-
-    sender = asyncio.create_task(trickle())
-    try:
-        data = await conn.read_until_close()
-    finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
-    assert data.startswith(b"HTTP/1.1 408 ")
-    assert b"\r\nConnection: close\r\n" in data
-
-
-@pytest.mark.parametrize("kept_alive", [False, True], ids=["fresh", "kept-alive"])
-async def test_stalled_head_gets_408_and_close(
-    make_server: MakeServer, raw_connect: RawConnect, kept_alive: bool
-) -> None:
-    limits = Limits(header_timeout=0.5, keepalive_timeout=60)
-    server = await make_server(build_app(), limits=limits)
-    conn = await raw_connect(server.port)
-    if kept_alive:
-        await conn.send(request_bytes("GET", "/hello"))
-        assert (await conn.read_response()).status == 200
-    await conn.send(b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaa")  # and then nothing
-    data = await conn.read_until_close()
-    assert data.startswith(b"HTTP/1.1 408 ")
-    assert b"\r\nConnection: close\r\n" in data
-
-
-async def test_idle_keep_alive_connection_is_closed(make_server: MakeServer, raw_connect: RawConnect) -> None:
-    server = await make_server(build_app(), limits=Limits(keepalive_timeout=0.3))
-    conn = await raw_connect(server.port)
-    await conn.send(request_bytes("GET", "/hello"))
-    response = await conn.read_response()
-    assert response.status == 200
-    assert response.header("Connection") is None  # kept alive...
-    assert await conn.at_eof()  # ...until it idled out
-    for _ in range(100):
-        if server.connections == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert server.connections == 0
-
-
-# -- errors and shutdown ----------------------------------------------------------------------------
-
-
-async def test_handler_exception_is_500_then_server_works(
-    server: Server, client: httpx.AsyncClient, raw_connect: RawConnect
-) -> None:
-    response = await client.get("/boom")
-    assert response.status_code == 500
-    assert response.text == "500: Internal Server Error"
-    assert "secret" not in response.text
-    assert (await client.get("/hello")).text == "hello"
-
-    conn = await raw_connect(server.port)  # and on the same connection
-    await conn.send(request_bytes("GET", "/boom") + request_bytes("GET", "/hello"))
-    assert (await conn.read_response()).status == 500
-    assert (await conn.read_response()).body == b"hello"
+# -- shutdown ----------------------------------------------------------------------------------
 
 
 def _slow_app(entered: asyncio.Event, release: asyncio.Event, cancelled: asyncio.Event) -> Application:
@@ -551,14 +420,6 @@ def _hooked_app(ran: list[str], *, fail: bool = False) -> Application:
     app.on_shutdown.append(hook("shutdown"))
     app.on_cleanup.append(hook("cleanup"))
     return app
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 async def test_a_port_in_use_fails_before_any_hook_runs(busy_port: int) -> None:

@@ -1,8 +1,9 @@
-"""``serve --workers N``: start, a killed worker replaced, a graceful stop, a port in use.
+"""``serve --workers N``: start, a killed worker replaced, a graceful stop, a bad count.
 
 Real processes on 127.0.0.1 port 0. Each worker answers ``/pid`` with its own
 process id, so the test sees which workers serve. Every wait is bounded in
-count and time; nothing here asserts how long anything took.
+count and time; nothing here asserts how long anything took. (A port in use, with
+and without workers: ``test_cli.py``.)
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from serving import ServiceProcess, serve_env
+from serving import ServiceProcess, run_service
 
 LIMIT = 30.0  # upper bound on every wait
 
@@ -105,37 +103,6 @@ def test_workers_start_share_the_port_get_replaced_and_stop_gracefully(supervise
 
 
 def test_bad_worker_count_is_a_usage_error(project: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "service", "serve", "routes.yaml", "--workers", "none"],
-        cwd=project, env=serve_env(), capture_output=True, text=True, timeout=LIMIT,
-    )  # fmt: skip
+    result = run_service(project, "serve", "routes.yaml", "--workers", "none", timeout=LIMIT)
     assert result.returncode == 2
     assert "'none' is not a number or 'auto'" in result.stderr
-
-
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_port_in_use_fails_fast_before_any_startup_hook(project: Path, workers: str) -> None:
-    """With or without workers, the port is bound before a hook could open anything."""
-    (project / "wk_hooks.py").write_text(
-        "import sys\n\n\n"
-        "async def up(app):\n    print('startup ran', file=sys.stderr)\n\n\n"
-        "async def down(app):\n    print('cleanup ran', file=sys.stderr)\n"
-    )
-    (project / "routes.yaml").write_text(
-        "on_startup: [wk_hooks.up]\non_cleanup: [wk_hooks.down]\nroutes:\n  GET /pid: wk_handlers.pid\n"
-    )
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "service", "serve", "routes.yaml", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", workers],
-            cwd=project, env=serve_env(), capture_output=True, text=True, timeout=LIMIT,
-        )  # fmt: skip
-    assert result.returncode == 1, result.stderr
-    last = result.stderr.splitlines()[-1]
-    assert last.startswith(f"error: cannot serve on 127.0.0.1:{port}: "), result.stderr
-    assert "address already in use" in last.lower()
-    assert "startup ran" not in result.stderr and "cleanup ran" not in result.stderr, result.stderr
-    assert "Started worker" not in result.stderr

@@ -1,6 +1,7 @@
 """Clients that vanish mid-request or mid-response: nothing is logged as an error
 (the autouse check in this folder's conftest fails a test that logs one), the
-handler finishes or stops cleanly, and no task or connection is left behind."""
+handler finishes or stops cleanly, no task or connection is left behind, and a
+graceful shutdown still waits for a handler whose client has gone."""
 
 from __future__ import annotations
 
@@ -69,3 +70,34 @@ async def test_vanishing_clients_leave_nothing_behind(make_server: MakeServer) -
     writer.write(b"GET /slow HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert (await asyncio.wait_for(reader.read(), BOUND)).endswith(b"late")  # and the server goes on
     writer.close()
+
+
+async def test_shutdown_waits_for_a_handler_whose_client_has_gone(make_server: MakeServer) -> None:
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(request: Request) -> Response:
+        await release.wait()
+        finished.append("done")
+        return Response(text="late")
+
+    app = Application()
+    app.router.add_get("/slow", slow)
+    cleaned: list[list[str]] = []
+
+    async def cleanup(app: Application) -> None:
+        cleaned.append(list(finished))
+
+    app.on_cleanup.append(cleanup)
+    server = await make_server(app, shutdown_timeout=5)
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+    await asyncio.sleep(0.1)
+    _reset(sock)  # the client is gone, its handler still runs
+    await asyncio.sleep(0.1)
+    shutdown = asyncio.create_task(server.shutdown())
+    await asyncio.sleep(0.2)
+    assert not shutdown.done()  # waiting for the orphaned handler
+    release.set()
+    await asyncio.wait_for(shutdown, BOUND)
+    assert cleaned == [["done"]]  # the handler finished before on_cleanup ran

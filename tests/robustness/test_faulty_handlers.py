@@ -114,6 +114,12 @@ async def _unprepared_stream_with_bad_header(request: Request) -> StreamResponse
     return StreamResponse(headers={"Transfer-Encoding": "chunked"})  # refused when the server prepares it
 
 
+async def _prepares_a_stream_with_crlf_header(request: Request) -> StreamResponse:
+    response = StreamResponse(headers={"X-Bad": "a\r\nInjected: yes"})
+    await response.prepare(request)
+    return response
+
+
 async def _catches_the_short_write_eof(request: Request) -> StreamResponse:
     response = StreamResponse(headers={"Content-Length": "5"})
     await response.prepare(request)
@@ -187,6 +193,7 @@ FAULTS = [
     Fault("stream-short", _streams_short_of_its_length, TRUNCATED, True, "5 of 10 bytes: a close ends it"),
     Fault("stream-past", _streams_past_its_length, TRUNCATED, True, "write() past the length is refused"),
     Fault("unprepared-bad-stream", _unprepared_stream_with_bad_header, 500, True, "refused before a byte"),
+    Fault("stream-header-crlf", _prepares_a_stream_with_crlf_header, 500, True, "prepare() refuses it"),
     Fault("caught-short-eof", _catches_the_short_write_eof, TRUNCATED, True, "still cannot end the message"),
     Fault("caught-long-write", _catches_the_long_write, TRUNCATED, True, "the 2 bytes sent are all there is"),
     Fault("bad-status", _bad_status, 500, True, "Response(status=42) raises in the handler"),
@@ -274,6 +281,8 @@ async def test_a_faulty_handler_gets_its_answer_and_nobody_else_notices(
             assert response.status == fault.status, (fault.why, response.raw)
             if fault.status == 500:
                 assert response.body == INTERNAL, f"{fault.why}: the cause must not reach the client"
+                # Nor any header of the refused response (the CRLF rows would inject one).
+                assert b"injected" not in response.raw.lower(), (fault.why, response.raw)
             # The answer was complete: the same connection serves the next request.
             await conn.send(b"GET /ok HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert (await conn.read_response()).status == 200, fault.why

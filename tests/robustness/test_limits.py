@@ -2,11 +2,15 @@
 
 Exactly at a limit is served (200); one byte (or one field) over is answered with the
 status the README's "Limits and security" table documents, and the connection is
-closed. Each case is sent whole and one byte at a time.
+closed. Each case is sent whole and one byte at a time. The timeouts are limits too:
+a head or a body that stalls is answered 408 and closed, and an idle keep-alive
+connection is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -175,8 +179,11 @@ CHUNKED_HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\
 EXPECT_HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
 
 
-def past(ident: str, limits: Limits, data: bytes, status: int, why: str, *, never: bytes = b"") -> Any:
-    return pytest.param(limits, data, status, never, why, id=ident)
+def past(
+    ident: str, limits: Limits, data: bytes, status: int | tuple[int, ...], why: str, *, never: bytes = b""
+) -> Any:
+    statuses = status if isinstance(status, tuple) else (status,)
+    return pytest.param(limits, data, statuses, never, why, id=ident)
 
 
 # Limits with no "exactly at" counterpart: what is sent, the answer, and what must never
@@ -206,6 +213,35 @@ PAST_A_LIMIT = [
         408,
         "a head not received whole within header_timeout",
     ),
+    # The trailer section far over the default limits (the edges are in EDGES above).
+    past(
+        "trailer-far-too-large",
+        short_timeouts(),
+        CHUNKED_HEAD + b"5\r\nhello\r\n0\r\nX-T: " + b"a" * 20000 + b"\r\n\r\n",
+        (431, 400, 413),
+        "a 20 000-byte trailer field: over max_header_size (8192) like a header field would be",
+    ),
+    past(
+        "trailer-far-too-many",
+        short_timeouts(),
+        CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n" + b"X-T: a\r\n" * 200 + b"\r\n",
+        (431, 400, 413),
+        "200 trailer fields: over max_header_count (100) like header fields would be",
+    ),
+    past(
+        "declared-body-never-sent",
+        LIMITS,
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1),
+        413,
+        "a declared body over client_max_size is refused at its head, without waiting for the body",
+    ),
+    past(
+        "stalled-body",
+        Limits(body_timeout=0.3),
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nContent-Length: 10\r\n\r\nabc",
+        408,
+        "a body not received whole within body_timeout: its handler does not wait in read() forever",
+    ),
     # llhttp does not tell the chunk sizes it reads, so a declared size is not judged by
     # itself: the body is bounded as its bytes arrive (and a stalled one by body_timeout).
     past(
@@ -218,14 +254,14 @@ PAST_A_LIMIT = [
 ]
 
 
-@pytest.mark.parametrize(("limits", "data", "status", "never", "why"), PAST_A_LIMIT)
+@pytest.mark.parametrize(("limits", "data", "statuses", "never", "why"), PAST_A_LIMIT)
 async def test_past_a_limit_is_refused(
     make_server: MakeServer,
     raw_connect: RawConnect,
     bytewise: bool,
     limits: Limits,
     data: bytes,
-    status: int,
+    statuses: tuple[int, ...],
     never: bytes,
     why: str,
 ) -> None:
@@ -233,7 +269,7 @@ async def test_past_a_limit_is_refused(
     conn = await raw_connect(server.port)
     result = await exchange(conn, data, bytewise=bytewise)
     assert not never or never not in result.raw, f"{why}: {never!r} was sent"
-    assert_rejected(result, (status,), (), why)
+    assert_rejected(result, statuses, (), why)
     await assert_alive(raw_connect, server.port)
 
 
@@ -247,3 +283,61 @@ async def test_a_next_head_begun_in_the_read_that_ended_a_request_is_timed_too(
     ok = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
     result = await exchange(conn, ok + b"GET /ok HT", bytewise=False, expect=2)
     assert_rejected(result, (408,), (200,), "the second head never ends: 408 at header_timeout")
+
+
+async def test_a_head_stalled_on_a_kept_alive_connection_is_408(
+    make_server: MakeServer, raw_connect: RawConnect
+) -> None:
+    # After an answer, a begun head is held to header_timeout, not to the keep-alive timeout.
+    server = await make_server(build_app(), limits=Limits(header_timeout=0.5, keepalive_timeout=60))
+    conn = await raw_connect(server.port)
+    await conn.send(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await conn.read_response()).status == 200
+    await conn.send(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")  # and then nothing
+    data = await conn.read_until_close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nConnection: close\r\n" in data
+
+
+async def test_a_trickled_head_is_408_at_the_header_timeout(
+    make_server: MakeServer, raw_connect: RawConnect
+) -> None:
+    # Each byte comes in time, but the head as a whole does not: the timeout is for the head.
+    server = await make_server(build_app(), limits=Limits(header_timeout=0.5))
+    conn = await raw_connect(server.port)
+    head = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 400
+
+    async def trickle() -> None:
+        # Far slower than the timeout allows; stops when the server hangs up.
+        with contextlib.suppress(OSError):
+            for i in range(len(head)):
+                conn.writer.write(head[i : i + 1])
+                await conn.writer.drain()
+                await asyncio.sleep(0.05)
+
+    sender = asyncio.create_task(trickle())
+    try:
+        data = await conn.read_until_close()
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nConnection: close\r\n" in data
+
+
+async def test_an_idle_keep_alive_connection_is_closed(
+    make_server: MakeServer, raw_connect: RawConnect
+) -> None:
+    server = await make_server(build_app(), limits=Limits(keepalive_timeout=0.3))
+    conn = await raw_connect(server.port)
+    await conn.send(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = await conn.read_response()
+    assert response.status == 200
+    assert response.header("Connection") is None  # kept alive...
+    assert await conn.at_eof()  # ...until it idled out
+    for _ in range(100):
+        if server.connections == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert server.connections == 0

@@ -119,8 +119,8 @@ REJECTED = [
     row(
         "te-gzip-chunked",
         POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-        (501, 400),
-        "6.1: a transfer coding we do not implement is 501 (or 400); never ignored",
+        501,
+        "6.1: a transfer coding we do not implement is 501; never ignored (the handler would read gzip)",
     ),
     row(
         "te-gzip-then-chunked-fields",
@@ -258,18 +258,6 @@ REJECTED = [
         CHUNKED + b"5\r\nhello\r\n0\r\nX-T: a\r\n b\r\n\r\n",
         400,
         "obs-fold in the trailer section",
-    ),
-    row(
-        "trailer-too-large",
-        CHUNKED + b"5\r\nhello\r\n0\r\nX-T: " + b"a" * 20000 + b"\r\n\r\n",
-        (431, 400, 413),
-        "a 20 000-byte trailer field: over max_header_size (8192) like a header field would be",
-    ),
-    row(
-        "trailer-too-many",
-        CHUNKED + b"5\r\nhello\r\n0\r\n" + b"X-T: a\r\n" * 200 + b"\r\n",
-        (431, 400, 413),
-        "200 trailer fields: over max_header_count (100) like header fields would be",
     ),
     # -- request line and header section (RFC 9112 sections 2, 3 and 5) -------------------------------
     row("obs-fold-space", get(b"X-A: a", b" b"), 400, "5.2: obs-fold MUST be rejected (or replaced)"),
@@ -533,8 +521,9 @@ HALF_CLOSED = [
     row(
         "mid-body-content-length",
         POST + b"Content-Length: 10\r\n\r\nhello",
-        (400, CLOSE),
-        "the rest of the body can never come: the handler waiting for it must not wait forever",
+        400,
+        "the rest of the body can never come: the handler waiting for it is answered 400, not left"
+        " waiting forever",
     ),
     row("mid-chunked-body", CHUNKED + b"5\r\nhel", (400, CLOSE), "the same with a chunked body"),
     row(
@@ -581,7 +570,7 @@ async def test_trailer_fields_do_not_leak_into_the_next_request(
     conn = await raw_connect(server.port)
     data = (
         CHUNKED
-        + b"5\r\nhello\r\n0\r\nX-Smuggled: 1\r\nHost: evil\r\n\r\n"
+        + b"5\r\nhello\r\n0\r\nX-Smuggled: 1\r\nHost: evil\r\nAuthorization: Bearer evil\r\n\r\n"
         + get(line=b"GET /headers HTTP/1.1")
     )
     result = await exchange(conn, data, bytewise=bytewise, expect=2)
