@@ -23,7 +23,7 @@ from robustness.support import assert_alive, build_app, exchange, final, short_t
 from service import Application, Request, Response, Server
 from service.body import RequestBody
 from service.httpexc import InvalidJSONBody
-from service.protocol import HttpProtocol
+from service.reader import RequestReader
 
 MakeServer = Callable[..., Awaitable[Server]]
 
@@ -41,15 +41,18 @@ def broken(*args: Any, **kwargs: Any) -> None:
     raise Injected("injected fault")
 
 
+NOT_READ = "(request line not read yet)"  # the fault came before the target was read
 FAULTS = [
-    pytest.param(HttpProtocol, "on_message_begin", GET, "(request line not read yet)", id="on_message_begin"),
-    pytest.param(HttpProtocol, "on_url", GET, "(request line not read yet)", id="on_url"),
-    pytest.param(HttpProtocol, "on_header", GET, "GET /ok?x=1", id="on_header"),
-    pytest.param(HttpProtocol, "on_headers_complete", GET, "GET /ok?x=1", id="on_headers_complete"),
-    pytest.param(HttpProtocol, "on_message_complete", GET, "GET /ok?x=1", id="on_message_complete"),
-    pytest.param(HttpProtocol, "on_body", POST, "POST /echo", id="on_body"),
-    pytest.param(HttpProtocol, "on_message_complete", POST, "POST /echo", id="on_message_complete-body"),
-    pytest.param(HttpProtocol, "_on_trailer", CHUNKED, "POST /echo", id="trailer"),
+    pytest.param(
+        RequestReader, "on_message_begin", GET, "(request line not read yet)", id="on_message_begin"
+    ),
+    pytest.param(RequestReader, "on_url", GET, "(request line not read yet)", id="on_url"),
+    pytest.param(RequestReader, "on_header", GET, "GET /ok?x=1", id="on_header"),
+    pytest.param(RequestReader, "on_headers_complete", GET, "GET /ok?x=1", id="on_headers_complete"),
+    pytest.param(RequestReader, "on_message_complete", GET, "GET /ok?x=1", id="on_message_complete"),
+    pytest.param(RequestReader, "on_body", POST, "POST /echo", id="on_body"),
+    pytest.param(RequestReader, "on_message_complete", POST, "POST /echo", id="on_message_complete-body"),
+    pytest.param(RequestReader, "_on_trailer", CHUNKED, "POST /echo", id="trailer"),
     pytest.param(RequestBody, "feed", POST, "POST /echo", id="body-feed"),
     pytest.param(RequestBody, "feed", CHUNKED, "POST /echo", id="body-feed-chunked"),
 ]
@@ -133,9 +136,9 @@ async def test_the_log_names_the_request_being_read_not_the_one_before(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = HttpProtocol.on_header
+    real = RequestReader.on_header
 
-    def on_header(self: HttpProtocol, name: bytes, value: bytes) -> None:
+    def on_header(self: RequestReader, name: bytes, value: bytes) -> None:
         if name == b"X-Boom":
             raise Injected("injected fault")
         real(self, name, value)
@@ -143,7 +146,7 @@ async def test_the_log_names_the_request_being_read_not_the_one_before(
     server = await make_server(build_app(), limits=short_timeouts())
     data = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /ok?b HTTP/1.1\r\nHost: x\r\nX-Boom: 1\r\n\r\n"
     with monkeypatch.context() as patch, caplog.at_level(logging.ERROR):
-        patch.setattr(HttpProtocol, "on_header", on_header)
+        patch.setattr(RequestReader, "on_header", on_header)
         conn = await raw_connect(server.port)
         result = await exchange(conn, data, bytewise=bytewise, expect=2)
     assert [r.status for r in final(result.responses())] == [200, 500], result.raw

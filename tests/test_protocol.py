@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse, json_response
-from service import protocol as protocol_module
+from service import reader as reader_module
 from service.errors import ProtocolError
 from service.protocol import ConnectionSet, HttpProtocol
 from service.wire import check_request_line
@@ -837,13 +837,13 @@ async def test_pipelined_requests_take_the_fast_path_of_the_request_line_check(
     # A target ("/") that also stands in the line before it ("HTTP/1.1") and in a field
     # ("*/*") must not send each pipelined request to the slow scan of the read.
     slow: list[bytes] = []
-    real = protocol_module.check_request_line
+    real = reader_module.check_request_line
 
     def counted(raw: bytes | bytearray, start: int, method: bytes, target: bytes) -> int:
         slow.append(target)
         return real(raw, start, method, target)
 
-    monkeypatch.setattr(protocol_module, "check_request_line", counted)
+    monkeypatch.setattr(reader_module, "check_request_line", counted)
     conn = connect()
     one = b"GET / HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nReferer: http://x/\r\n\r\n"
     await conn.send(one * 50)
@@ -889,11 +889,11 @@ async def test_a_read_is_not_held_once_parsed(connect: Callable[..., Conn]) -> N
     body = b"x" * 200_000
     await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     assert conn.out.endswith(body)
-    assert len(conn.protocol._raw) == 0
+    assert len(conn.protocol._reader._raw) == 0
     if not conn.bytewise:
         await conn.send(
             b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + body + b"GET / HT"
         )
-        assert 0 < len(conn.protocol._raw) <= Limits().max_head_bytes
+        assert 0 < len(conn.protocol._reader._raw) <= Limits().max_head_bytes
         await conn.send(b"TP/1.1\r\nHost: x\r\n\r\n")
-        assert conn.out.endswith(b"hi") and len(conn.protocol._raw) == 0
+        assert conn.out.endswith(b"hi") and len(conn.protocol._reader._raw) == 0
