@@ -311,7 +311,7 @@ class HttpProtocol(asyncio.Protocol):
             runner.run(self._answer())
         elif self._phase or self._ctx.closing:  # CLOSING or later (PERF: `or`, not >=)
             self._finish_connection()
-        elif self._reader.partial():
+        elif (reader := self._reader).began or (reader.in_head and reader.head_bytes):  # partial(): PERF
             if self._deadline.kind is not HEAD:
                 self._deadline.start(HEAD, self._limits.header_timeout)
         else:
@@ -371,7 +371,13 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._reading.paused and self._phase < STOPPED:
             self._reading.resume()
-        self._start()
+        reader = self._reader
+        if self._phase or self._queue or self._ctx.closing or reader.began or reader.head_bytes:
+            self._start()
+        else:  # PERF: _start()'s idle branch, inline (a call per request measured ~1% of GET /hello)
+            self._idle_since = self._loop.time()
+            if self._deadline.kind is not IDLE:
+                self._deadline.start(IDLE, self._limits.keepalive_timeout)
 
     def _write_whole(self, request: Request, response: Response) -> None:
         """Render a whole ``Response`` and write it in one call."""

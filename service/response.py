@@ -151,7 +151,7 @@ class StreamResponse:
         "_head_only",
         "_eof_sent",
         "_keep_alive",
-        "_force_close",
+        "force_closed",
         "_sent",
     )
 
@@ -175,7 +175,7 @@ class StreamResponse:
         self._head_only = False
         self._eof_sent = False
         self._keep_alive = True
-        self._force_close = False
+        self.force_closed = False  # force_close() was called (read by the connection)
         self._sent = 0  # body bytes written, when a Content-Length frames them
 
     # -- attributes handlers set -------------------------------------------
@@ -221,16 +221,11 @@ class StreamResponse:
 
     @property
     def keep_alive(self) -> bool:
-        return self._keep_alive and not self._force_close
+        return self._keep_alive and not self.force_closed
 
     def force_close(self) -> None:
         """Close the connection after this response."""
-        self._force_close = True
-
-    @property
-    def force_closed(self) -> bool:
-        """``force_close()`` was called: the connection ends after this response."""
-        return self._force_close
+        self.force_closed = True
 
     def _full_content_type(self) -> str | None:
         ct = self._content_type
@@ -353,12 +348,13 @@ class Response(StreamResponse):
     ) -> None:
         # PERF: every slot set here rather than through super().__init__(): one
         # Response is made per request.
-        check_status(status)
+        if not 100 <= status <= 999:  # PERF: the test inline (one Response per request)
+            check_status(status)
         self.status = status
         self.reason = reason
         self._headers = CIMultiDict(headers) if headers else None
         self._content_length = self._writer = None
-        self._chunked = self._head_only = self._eof_sent = self._force_close = False
+        self._chunked = self._head_only = self._eof_sent = self.force_closed = False
         self._keep_alive = True
         if text is not None:
             if body is not None:
