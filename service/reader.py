@@ -145,7 +145,7 @@ class RequestReader:
         begin none -- blank lines, which llhttp skips silently: they are held to the
         header timeout too, or a client could keep a connection with one CRLF a minute.
         """
-        return self.began or (self.in_head and self.head_bytes > 0)
+        return self.began or self.head_bytes > 0
 
     def request_line(self) -> str | None:
         """The method and target of a head under way, as sent (for the log), if any."""
@@ -209,6 +209,7 @@ class RequestReader:
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.began = False
+        self.head_bytes = 0  # (so "a head is under way" is began or head_bytes, body or not)
         limits = self._limits
         headers = self._headers
         if self._header_bytes > limits.max_header_size or len(headers) > limits.max_header_count:

@@ -125,25 +125,32 @@ def test_missing_file_exits_2(tmp_path: Path, command: str, outcome: str) -> Non
     ]
 
 
-def test_missing_default_file_exits_2(tmp_path: Path) -> None:
-    result = run_service(tmp_path, "check")
+@pytest.mark.parametrize(
+    ("env", "name", "hint"),
+    [
+        (
+            {},
+            "routes.yaml",
+            "name another file as the argument: python -m service check path/to/routes.yaml,"
+            " or in the environment variable SERVICE_ROUTES",
+        ),
+        (
+            {"SERVICE_ROUTES": "conf.yaml"},
+            "conf.yaml",
+            "the environment variable SERVICE_ROUTES names this file: set it to another,"
+            " or name one as the argument: python -m service check path/to/routes.yaml",
+        ),
+    ],
+    ids=["default-file", "named-by-SERVICE_ROUTES"],
+)
+def test_a_missing_file_says_where_it_was_looked_for_and_how_to_name_another(
+    tmp_path: Path, env: dict[str, str], name: str, hint: str
+) -> None:
+    result = run_service(tmp_path, "check", env=env)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"routes.yaml:1:1: (file): file not found: there is no routes.yaml in {tmp_path.resolve()}"
-        " (name another file as the argument: python -m service check path/to/routes.yaml,"
-        " or in the environment variable SERVICE_ROUTES)",
-        "routes.yaml: 1 problem found",
-    ]
-
-
-def test_missing_file_named_by_service_routes_says_so(tmp_path: Path) -> None:
-    result = run_service(tmp_path, "check", env={"SERVICE_ROUTES": "conf.yaml"})
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"conf.yaml:1:1: (file): file not found: there is no conf.yaml in {tmp_path.resolve()}"
-        " (the environment variable SERVICE_ROUTES names this file: set it to another,"
-        " or name one as the argument: python -m service check path/to/routes.yaml)",
-        "conf.yaml: 1 problem found",
+        f"{name}:1:1: (file): file not found: there is no {name} in {tmp_path.resolve()} ({hint})",
+        f"{name}: 1 problem found",
     ]
 
 
