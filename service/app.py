@@ -219,7 +219,8 @@ class Application(MutableMapping[str, Any]):
             call = self._miss(request, params)
         else:
             request.route = route
-            request.match_info = params
+            if params is not None:
+                request.match_info = params
         try:
             try:
                 response = await call(request)  # type: ignore[misc]

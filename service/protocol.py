@@ -6,7 +6,7 @@ The connection is split by job, each piece in its own module:
 
 - reading (reader.py): ``data_received`` hands each read to the ``RequestReader``,
   whose httptools callbacks check each head once and append a ``Request`` to the
-  queue; a body goes into that request's ``RequestBody`` (body.py);
+  queue; a body is fed to its request as it arrives (``Request.feed_body``);
 - answering (here, the hot path): if no handler is running, one coroutine answers
   the queued requests in order (pipelining, RFC 9112 section 9.3.2), each through
   its app (``Application.handle``), and ends when the queue is empty;
@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from .body import RequestBody
 from .deadline import BODY, HEAD, IDLE, LINGER, Deadline, Wait
 from .eager import EagerRunner
 from .errors import ProtocolError
@@ -61,8 +60,6 @@ if TYPE_CHECKING:
     from .app import Application
 
 __all__ = ["ConnectionSet", "HttpProtocol", "Limits"]
-
-_HEAD_SLICE = 4096  # a read that begins in a head is parsed this much at a time
 
 access_log = logging.getLogger("service.access")
 error_log = logging.getLogger("service.error")
@@ -191,23 +188,15 @@ class HttpProtocol(asyncio.Protocol):
         self._deadline.cancel()
         self._sender.lost()
         self._queue.clear()
-        body = self._reader.body
-        if body is not None and not body.done:
-            body.end(ConnectionResetError("client disconnected"))
+        current = self._reader.current
+        if current is not None and not current.body_done:
+            current.end_body(ConnectionResetError("client disconnected"))
 
     def data_received(self, data: bytes) -> None:
         if self._phase >= STOPPED:
             return  # we answer what came before the error, then close; the rest is noise
-        reader = self._reader
-        if reader.in_head and len(data) > _HEAD_SLICE:
-            # A head and what follows it in one read: fed in slices, so that a body's
-            # framing is counted from the slice after its head ends (else up to one
-            # whole read of chunk extensions would go uncounted).
-            for start in range(0, len(data), _HEAD_SLICE):
-                self.data_received(data[start : start + _HEAD_SLICE])
-            return
         try:
-            reader.feed(data)
+            self._reader.feed(data)
         except httptools.HttpParserUpgrade:
             # We speak only HTTP/1.1: answer the request as usual, then close
             # (RFC 9110 section 7.8 lets a server ignore Upgrade).
@@ -216,7 +205,7 @@ class HttpProtocol(asyncio.Protocol):
             self._read_failed(exc)
         if not self._answering:
             self._start()
-        elif self._queue:
+        if self._queue and self._answering:
             self._reading.pause()  # the client is ahead of us: stop reading
 
     def eof_received(self) -> bool | None:
@@ -288,12 +277,12 @@ class HttpProtocol(asyncio.Protocol):
     def _protocol_error(self, error: ProtocolError) -> None:
         """Stop parsing. Answer the error after the requests queued before it."""
         self._advance(STOPPED)
-        body = self._reader.body
-        if body is not None:
+        current = self._reader.current
+        if current is not None:
             # The error is inside a body its handler may be reading: it gets it there
             # (413 or 400 from ``read()``) and that handler's response is the answer.
             text = f"{error.status}: {error.reason or reason_phrase(error.status)}"
-            body.end(HTTPException(status=error.status, text=text))  # (unless it failed already)
+            current.end_body(HTTPException(status=error.status, text=text))  # (unless it failed already)
         else:
             self._error = error
         self._reading.pause()
@@ -371,8 +360,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._reading.paused and self._phase < STOPPED:
             self._reading.resume()
-        reader = self._reader
-        if self._phase or self._queue or self._ctx.closing or reader.began or reader.head_bytes:  # PERF
+        reader = self._reader  # (the queue is empty here: the loop ends only so, or closing)
+        if self._phase or self._ctx.closing or reader.began or reader.head_bytes:  # PERF
             self._start()  # (the last two: reader.partial(), inline)
         else:  # PERF: _start()'s idle branch, inline (a call per request measured ~1% of GET /hello)
             self._idle_since = self._loop.time()
@@ -462,17 +451,17 @@ class HttpProtocol(asyncio.Protocol):
 
     def _fail_body(self, status: int, reason: str) -> None:
         """End the body being received with an error; its handler's read() raises it."""
-        body = self._reader.body
-        if body is not None and not body.done:
+        current = self._reader.current
+        if current is not None and not current.body_done:
             self._advance(STOPPED)
-            body.end(HTTPException(status=status, text=f"{status}: {reason}"))
+            current.end_body(HTTPException(status=status, text=f"{status}: {reason}"))
 
-    def want_body(self, body: RequestBody, expect_continue: bool) -> None:
+    def want_body(self, request: Request, expect_continue: bool) -> None:
         """A handler waits for the body: say ``100 Continue`` if the client asked.
 
         The body must then arrive within ``body_timeout``, or read() raises 408.
         """
-        if not body.done and body is self._reader.body and self._phase is not LINGERING:
+        if not request.body_done and request is self._reader.current and self._phase is not LINGERING:
             self._deadline.start(BODY, self._limits.body_timeout)
         if expect_continue and self._transport is not None:
             self._sender.write(b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -6,13 +6,13 @@ bytes, the few fields that frame a message (Host, Content-Length,
 Transfer-Encoding, Expect, Connection). At the end of a head the rules that
 apply to it are checked once (RFC 9112: the request line's HTTP-name, Host,
 framing, the limits of ``Limits``), and a ``Request`` is appended to the
-connection's queue, with a ``RequestBody`` the parser then feeds when the request
-has one. Whatever is wrong raises: a ``ProtocolError`` (the client's fault) or
+connection's queue; when it has a body, the parser then feeds that request
+(``Request.feed_body``, ``end_body``). Whatever is wrong raises: a ``ProtocolError`` (the client's fault) or
 anything else (ours); the connection sorts them (``_read_failed``).
 
 What the connection reads of the reader is public here: ``in_head``, ``began``,
-``head_bytes`` (is a head under way?), ``current`` and ``body`` (the request whose
-body is being parsed, and that body), ``url`` (the target of a head under way).
+``head_bytes`` (is a head under way?), ``current`` (the request whose body is
+being parsed), ``url`` (the target of a head under way).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .body import RequestBody
 from .errors import ProtocolError
 from .request import HTTP11, Connection, Request
 from .wire import (
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
     from .protocol import ConnectionSet
 
 __all__ = ["RequestReader"]
+
+_HEAD_SLICE = 4096  # a read that begins in a head is parsed this much at a time
 
 
 class RequestReader:
@@ -65,7 +66,6 @@ class RequestReader:
         "_connection_seen",
         "_host_count",
         "current",
-        "body",
         "_trailer_count",
         "_body_raw",
         "_max_head_bytes",
@@ -91,7 +91,6 @@ class RequestReader:
         self._connection_seen = False  # a Connection or Proxy-Connection field (see on_headers_complete)
         self._host_count = 0
         self.current: Request | None = None  # the request whose body is being parsed
-        self.body: RequestBody | None = None  # ... and that body, which the parser feeds
         self._trailer_count = 0
         self._body_raw = 0  # bytes received while a body is parsed (for the framing bound)
         self._max_head_bytes = self._limits.max_head_bytes  # PERF: computed once per connection
@@ -104,6 +103,13 @@ class RequestReader:
     def feed(self, data: bytes) -> None:
         """Parse one read (raises what is wrong; see the module docstring)."""
         if self.in_head:
+            if len(data) > _HEAD_SLICE:
+                # A head and what follows it in one read: fed in slices, so that a body's
+                # framing is counted from the slice after its head ends (else up to one
+                # whole read of chunk extensions would go uncounted).
+                for start in range(0, len(data), _HEAD_SLICE):
+                    self.feed(data[start : start + _HEAD_SLICE])
+                return
             self.head_bytes += len(data)
         elif self.current is not None:
             self._body_raw += len(data)
@@ -116,8 +122,8 @@ class RequestReader:
         if self.in_head:
             if self.head_bytes > self._max_head_bytes:
                 raise ProtocolError(431, "request header section too large")
-        elif (body := self.body) is not None and (
-            self._body_raw - body.size > self._limits.max_framing_bytes(body.size)
+        elif (current := self.current) is not None and (
+            self._body_raw - current.body_size > self._limits.max_framing_bytes(current.body_size)
         ):
             raise ProtocolError(413, "too many bytes of chunk framing or extensions")
         if self.began:
@@ -223,7 +229,7 @@ class RequestReader:
             self._scan_at = version_at + 6
         else:
             self._scan_at = check_request_line(raw, self._scan_at, self._parser.get_method(), target)
-        if target[:1] != b"/":
+        if target[0] != 0x2F:  # not "/" (PERF: no slice; llhttp never reports an empty target)
             target = origin_form(target, self._parser.get_method())
         raw_path, question, raw_query = target.partition(b"?")
         try:
@@ -265,8 +271,10 @@ class RequestReader:
             expect_continue = self._expect_continue and version == HTTP11
             self._content_length = self._transfer_encoding = None
             self._expect_continue = False
+            has_body = bool(length) or chunked
+        else:
+            has_body = False
         raw_method = parser.get_method()
-        body = RequestBody(app.client_max_size) if length or chunked else None
         request = Request(
             METHOD_NAMES.get(raw_method) or method_name(raw_method),
             target,
@@ -279,31 +287,28 @@ class RequestReader:
             app,
             length,
             expect_continue,
-            body,
+            has_body,
         )
         # Ready for the next head (PERF: reset here, not in on_message_begin).
         self._body_raw = 0
         self._headers = []
         self._header_bytes = 0
-        if body is not None:  # PERF: a request without one is complete already
+        if has_body:  # PERF: a request without one is complete already
             self.current = request
-            self.body = body
         self._queue.append(request)
         self.url = b""  # last: an empty target here says the request is queued (_read_failed)
 
     def on_body(self, body: bytes) -> None:
-        stream = self.body
-        if stream is not None:
-            stream.feed(body)
-            if stream.error is not None:
-                raise ProtocolError(413, "request body too large")
+        request = self.current
+        if request is not None and not request.feed_body(body):
+            raise ProtocolError(413, "request body too large")
 
     def on_message_complete(self) -> None:
         self.in_head = True  # what follows is the next head
         self.head_bytes = 0
         if self._trailer_count:
             self._trailer_count = self._header_bytes = 0
-        body = self.body
-        if body is not None:
-            self.current = self.body = None
-            body.end()
+        request = self.current
+        if request is not None:
+            self.current = None
+            request.end_body()

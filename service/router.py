@@ -343,6 +343,8 @@ class Router:
     def resolve(self, method: str, path: str) -> tuple[Route | None, Handler | None, Any]:
         """``(route, call, params)`` on a match, else ``(None, None, allowed_methods)``.
 
+        ``params`` is None for a static route (PERF: no dict; the request has one).
+
         ``allowed_methods`` is empty when nothing matches the path (404), and the
         methods that would match otherwise (405, or the answer to OPTIONS).
         """
@@ -353,7 +355,7 @@ class Router:
         if by_method is not None:
             entry = by_method.get(method)
             if entry is not None:
-                return entry[0], entry[1], {}
+                return entry[0], entry[1], None
         groups = table.dynamic.get(method)
         if groups:
             end = len(path)

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from service.app import Application, Middleware, middleware
-from service.body import RequestBody
 from service.httpexc import (
     HTTPBadRequest,
     HTTPConflict,
@@ -39,7 +38,7 @@ class StubConnection:
     def response_started(self, request: Request, response: StreamResponse, keep_alive: bool) -> None:
         request.keep_alive = keep_alive
 
-    def want_body(self, body: RequestBody, expect_continue: bool) -> None:
+    def want_body(self, request: Request, expect_continue: bool) -> None:
         pass
 
     def write(self, data: bytes) -> None:

@@ -21,7 +21,6 @@ import pytest
 from robustness.support import assert_alive, build_app, exchange, final, short_timeouts
 
 from service import Application, Request, Response, Server
-from service.body import RequestBody
 from service.httpexc import InvalidJSONBody
 from service.reader import RequestReader
 
@@ -53,8 +52,8 @@ FAULTS = [
     pytest.param(RequestReader, "on_body", POST, "POST /echo", id="on_body"),
     pytest.param(RequestReader, "on_message_complete", POST, "POST /echo", id="on_message_complete-body"),
     pytest.param(RequestReader, "_on_trailer", CHUNKED, "POST /echo", id="trailer"),
-    pytest.param(RequestBody, "feed", POST, "POST /echo", id="body-feed"),
-    pytest.param(RequestBody, "feed", CHUNKED, "POST /echo", id="body-feed-chunked"),
+    pytest.param(Request, "feed_body", POST, "POST /echo", id="feed_body"),
+    pytest.param(Request, "feed_body", CHUNKED, "POST /echo", id="feed_body-chunked"),
 ]
 
 
