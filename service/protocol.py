@@ -360,13 +360,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._reading.paused and self._phase < STOPPED:
             self._reading.resume()
-        reader = self._reader  # (the queue is empty here: the loop ends only so, or closing)
-        if self._phase or self._ctx.closing or reader.began or reader.head_bytes:  # PERF
-            self._start()  # (the last two: reader.partial(), inline)
-        else:  # PERF: _start()'s idle branch, inline (a call per request measured ~1% of GET /hello)
-            self._idle_since = self._loop.time()
-            if self._deadline.kind is not IDLE:
-                self._deadline.start(IDLE, self._limits.keepalive_timeout)
+        self._start()  # idle until the next request, or go on with the next one
 
     def _write_whole(self, request: Request, response: Response) -> None:
         """Render a whole ``Response`` and write it in one call."""
