@@ -22,14 +22,14 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from .app import Application
-from .config import ServiceSettings
+from .config.project import load_app, spec_of
+from .config.schema import ServiceSettings
 from .errors import ConfigError, ListenError, MissingFileError
-from .project import load_app, spec_of
-from .reload import Reloader, limits_of
-from .server import Server, configure_logging, run, serve_until_signal
-from .wire import Limits
-from .workers import Supervisor, bind, watch_parent
+from .http.server import Server, configure_logging, run, serve_until_signal
+from .http.wire import Limits
+from .ops.reload import Reloader, limits_of
+from .ops.workers import Supervisor, bind, watch_parent
+from .web.app import Application
 
 __all__ = ["main"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .wire import Limits
+from .http.wire import Limits
 
 __all__ = [
     "ACCESS_LOG",

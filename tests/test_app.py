@@ -1,6 +1,6 @@
 """Application: routing, middlewares, hooks, state -- and the error boundary for handlers.
 
-Requests are real ``service.request.Request`` objects on a stub connection, sent
+Requests are real ``service.web.request.Request`` objects on a stub connection, sent
 through ``Application.handle``, the one entry point the protocol uses. No sockets.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from service.app import Application, Middleware, middleware
-from service.httpexc import (
+from service.web.app import Application, Middleware, middleware
+from service.web.httpexc import (
     HTTPBadRequest,
     HTTPConflict,
     HTTPException,
@@ -21,9 +21,9 @@ from service.httpexc import (
     HTTPMethodNotAllowed,
     HTTPNotFound,
 )
-from service.request import HTTP11, Request
-from service.response import Response, StreamResponse, json_response
-from service.routedef import Handler, RouteTableDef
+from service.web.request import HTTP11, Request
+from service.web.response import Response, StreamResponse, json_response
+from service.web.routedef import Handler, RouteTableDef
 
 
 class StubConnection:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "service"
-MODULES = sorted(PACKAGE.glob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
 def private(name: str) -> bool:
@@ -43,18 +43,19 @@ def foreign_private_uses(path: Path) -> list[str]:
     # Modules imported whole (``import sys``) are other projects': their documented
     # private-looking names (``sys._current_frames``) are not this rule's business.
     outside = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    label = path.relative_to(PACKAGE) if path.is_relative_to(PACKAGE) else path.name
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in outside:
             continue
         if isinstance(node, ast.Attribute) and private(node.attr) and node.attr not in mine:
-            found.append(f"{path.name}:{node.lineno}: .{node.attr}")
+            found.append(f"{label}:{node.lineno}: .{node.attr}")
         elif isinstance(node, ast.ImportFrom) and node.level > 0:
-            found += [f"{path.name}:{node.lineno}: import {a.name}" for a in node.names if private(a.name)]
+            found += [f"{label}:{node.lineno}: import {a.name}" for a in node.names if private(a.name)]
     return found
 
 
-@pytest.mark.parametrize("path", MODULES, ids=[p.name for p in MODULES])
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
 def test_no_module_touches_another_modules_private_names(path: Path) -> None:
     assert foreign_private_uses(path) == []
 

@@ -21,8 +21,8 @@ import pytest
 from robustness.support import assert_alive, build_app, exchange, final, short_timeouts
 
 from service import Application, Request, Response, Server
-from service.httpexc import InvalidJSONBody
-from service.reader import RequestReader
+from service.http.reader import RequestReader
+from service.web.httpexc import InvalidJSONBody
 
 MakeServer = Callable[..., Awaitable[Server]]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from service import Limits
-from service.config import RouteOptions, ServiceSettings
+from service.config.loader import Location, RouteSpec, Spec, load, load_text
+from service.config.schema import RouteOptions, ServiceSettings
 from service.errors import ConfigError
-from service.loader import Location, RouteSpec, Spec, load, load_text
 
 FILE = "routes.yaml"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from service.config.loader import load, load_text
 from service.errors import ConfigError
-from service.loader import load, load_text
 
 FILE = "routes.yaml"
 GRAMMAR = (

@@ -17,8 +17,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from service.config.loader import Spec, load_text
 from service.errors import ConfigError
-from service.loader import Spec, load_text
 
 SETTINGS = settings(
     max_examples=200,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.multidict import CIMultiDict, MultiDict
+from service.web.multidict import CIMultiDict, MultiDict
 
 PAIRS = [("a", "1"), ("b", "2"), ("a", "3")]
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse, json_response
-from service import reader as reader_module
+from service.http import reader as reader_module
 from service.errors import ProtocolError
-from service.protocol import ConnectionSet, HttpProtocol
-from service.wire import check_request_line
+from service.http.protocol import ConnectionSet, HttpProtocol
+from service.http.wire import check_request_line
 
 _DATE = re.compile(rb"Date: [^\r\n]*\r\n")
 

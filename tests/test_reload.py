@@ -34,9 +34,9 @@ import pytest
 import serving
 
 from service import Limits
-from service.app import Application
-from service.project import HEALTH_KEY, Health, load_app, module_file, spec_of
-from service.reload import Reloader, limits_of
+from service.config.project import HEALTH_KEY, Health, load_app, module_file, spec_of
+from service.ops.reload import Reloader, limits_of
+from service.web.app import Application
 
 WAIT = serving.WAIT  # upper bound for a reload to show; never a timing assertion
 POLL = 0.1

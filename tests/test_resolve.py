@@ -2,7 +2,7 @@
 
 Each test writes its own routes.yaml and a uniquely named handlers package into
 ``tmp_path`` (``sys.modules`` caches imports across tests), builds it with
-``service.project.load_app`` and checks the exact ``FILE:LINE:COL: where: what``
+``service.config.project.load_app`` and checks the exact ``FILE:LINE:COL: where: what``
 lines a user would read, or serves the built app on 127.0.0.1:0.
 """
 
@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from service import Application, Server
+from service.config.loader import load
+from service.config.project import build_app, load_app
 from service.errors import ConfigError
-from service.loader import load
-from service.project import build_app, load_app
 
 TIMEOUT = 5.0  # bound on every network wait; never a timing assertion
 

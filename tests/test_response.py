@@ -15,7 +15,7 @@ from http import HTTPStatus
 
 import pytest
 
-from service.httpexc import (
+from service.web.httpexc import (
     HTTPBadRequest,
     HTTPConflict,
     HTTPException,
@@ -28,7 +28,7 @@ from service.httpexc import (
     HTTPUnprocessableEntity,
     HTTPUnsupportedMediaType,
 )
-from service.response import Response, json_response, render
+from service.web.response import Response, json_response, render
 
 _DATE_LINE = re.compile(rb"Date: ([^\r\n]*)\r\n")
 NOW = b"Date: <now>\r\nServer: service\r\n"

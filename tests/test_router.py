@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from service.errors import RouteError, ServiceError
-from service.response import Response
-from service.router import METHODS, Router, parse_pattern
+from service.web.response import Response
+from service.web.router import METHODS, Router, parse_pattern
 
 
 async def _handler(request: Any) -> Response:

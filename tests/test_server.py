@@ -30,9 +30,9 @@ from service import (
     json_response,
     middleware,
 )
-from service.config import ServiceSettings
+from service.config.schema import ServiceSettings
 from service.errors import ListenError
-from service.server import run_app, serve_until_signal
+from service.http.server import run_app, serve_until_signal
 
 TIMEOUT = 5.0  # upper bound for any single wait; never a timing assertion
 MakeServer = Callable[..., Awaitable[Server]]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from service.watchdog import Watchdog
+from service.ops.watchdog import Watchdog
 
 
 def test_a_stopped_loop_is_not_blocked_and_a_closed_one_ends_the_watch(

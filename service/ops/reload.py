@@ -38,12 +38,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
 
-from .app import Application
-from .config import ServiceSettings
-from .defaults import LIMIT_NAMES
-from .errors import ConfigError
-from .loader import Spec, SpecError, load
-from .project import (
+from ..config.loader import Spec, SpecError, load
+from ..config.project import (
     HEALTH_KEY,
     SOURCES_KEY,
     SPEC_KEY,
@@ -56,7 +52,11 @@ from .project import (
     spec_of,
     with_import_problems,
 )
-from .wire import Limits
+from ..config.schema import ServiceSettings
+from ..defaults import LIMIT_NAMES
+from ..errors import ConfigError
+from ..http.wire import Limits
+from ..web.app import Application
 
 __all__ = ["Reloader", "limits_of"]
 

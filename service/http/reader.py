@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .errors import ProtocolError
-from .request import HTTP11, Connection, Request
+from ..errors import ProtocolError
+from ..web.request import HTTP11, Connection, Request
 from .wire import (
     HOSTS_SEEN,
     METHOD_NAMES,

@@ -14,9 +14,9 @@ from urllib.parse import unquote
 
 import httptools
 
-from .errors import ProtocolError
-from .request import HTTP10, HTTP11, HttpVersion
-from .response import date_cache, reason_phrase
+from ..errors import ProtocolError
+from ..web.request import HTTP10, HTTP11, HttpVersion
+from ..web.response import date_cache, reason_phrase
 
 __all__ = [
     "NOTED_NAME_SIZES",

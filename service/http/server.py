@@ -24,11 +24,11 @@ import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from .app import Application
-from .defaults import ACCESS_LOG, BACKLOG, BLOCK_WARNING, HOST, LIMIT_NAMES, LIMITS, PORT, SHUTDOWN_TIMEOUT
-from .errors import ListenError
+from ..defaults import ACCESS_LOG, BACKLOG, BLOCK_WARNING, HOST, LIMIT_NAMES, LIMITS, PORT, SHUTDOWN_TIMEOUT
+from ..errors import ListenError
+from ..ops.watchdog import Watchdog
+from ..web.app import Application
 from .protocol import ConnectionSet, HttpProtocol
-from .watchdog import Watchdog
 from .wire import Limits
 
 __all__ = ["Server", "configure_logging", "run", "run_app", "serve_until_signal"]

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .errors import RouteError
+from ..errors import RouteError
 from .routedef import Handler
 
 __all__ = ["METHODS", "Route", "Router", "check_method", "parse_pattern"]

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .app import Application, with_timeout
-from .errors import ConfigError, Issue, in_file_order
+from ..errors import ConfigError, Issue, in_file_order
+from ..web.app import Application, with_timeout
+from ..web.request import Request
+from ..web.response import StreamResponse, json_response
+from ..web.routedef import Handler, RouteDef
 from .loader import Location, Spec, SpecError, load
-from .request import Request
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
-from .response import StreamResponse, json_response
-from .routedef import Handler, RouteDef
 
 __all__ = [
     "HEALTH_KEY",

@@ -41,14 +41,14 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from ..errors import ProtocolError
+from ..web.httpexc import HTTPException
+from ..web.request import HTTP10, Request
+from ..web.response import Response, StreamResponse, internal_error, reason_phrase, render
 from .deadline import BODY, HEAD, IDLE, LINGER, Deadline, Wait
 from .eager import EagerRunner
-from .errors import ProtocolError
-from .httpexc import HTTPException
 from .reader import RequestReader
 from .readflow import ReadFlow
-from .request import HTTP10, Request
-from .response import Response, StreamResponse, internal_error, reason_phrase, render
 from .sender import Batch, Sender
 from .wire import (
     Limits,
@@ -57,7 +57,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from .app import Application
+    from ..web.app import Application
 
 __all__ = ["ConnectionSet", "HttpProtocol", "Limits"]
 

@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .config import RouteOptions, RoutesFile, ServiceSettings
-from .errors import ConfigError, Issue, Location, MissingFileError, RouteError, in_file_order
-from .router import Router, check_method
+from ..errors import ConfigError, Issue, Location, MissingFileError, RouteError, in_file_order
+from ..web.router import Router, check_method
+from .schema import RouteOptions, RoutesFile, ServiceSettings
 from .yamldoc import Doc, Loc, compose, format_where
 from .yamlerrors import route_line_fix
 

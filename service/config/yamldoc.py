@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, Issue, Location
+from ..errors import ConfigError, Issue, Location
 from .yamlerrors import explain
 
 __all__ = ["Doc", "Loc", "compose", "format_where"]

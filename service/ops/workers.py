@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
-from .defaults import BACKLOG
-from .errors import ListenError
+from ..defaults import BACKLOG
+from ..errors import ListenError
 
 __all__ = ["Supervisor", "bind"]
 

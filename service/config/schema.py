@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from .defaults import ACCESS_LOG, CLIENT_MAX_SIZE, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
+from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
 
 __all__ = [
     "Duration",

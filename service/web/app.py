@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
-from .defaults import CLIENT_MAX_SIZE
+from ..defaults import CLIENT_MAX_SIZE
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .request import Request
 from .response import Response, StreamResponse, internal_error

@@ -1,0 +1,1 @@
+"""Running a service for real: live reload, worker processes, the blocked-loop watchdog."""

@@ -1,0 +1,68 @@
+"""What handlers see and return -- and ``from service import web``: the public API as
+one namespace, as in aiohttp (``web.Application``, ``web.Response``, ``web.run_app``).
+
+The modules here know nothing of sockets or YAML: a ``Request`` reaches its
+connection only through ``request.Connection``; the router matches paths to
+handlers; ``Application`` is the error boundary for handlers.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError, Issue, ProtocolError, RouteError, ServiceError
+from ..http.server import Server, run_app
+from ..http.wire import Limits
+from .app import Application, middleware
+from .httpexc import (
+    HTTPBadRequest,
+    HTTPConflict,
+    HTTPException,
+    HTTPForbidden,
+    HTTPInternalServerError,
+    HTTPMethodNotAllowed,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+    HTTPServiceUnavailable,
+    HTTPUnprocessableEntity,
+    HTTPUnsupportedMediaType,
+)
+from .multidict import CIMultiDict, MultiDict
+from .request import HttpVersion, Request
+from .response import Response, StreamResponse, json_response
+from .routedef import Handler, RouteDef, RouteTableDef
+from .router import Route, Router
+
+__all__ = [
+    "Application",
+    "CIMultiDict",
+    "ConfigError",
+    "HTTPBadRequest",
+    "HTTPConflict",
+    "HTTPException",
+    "HTTPForbidden",
+    "HTTPInternalServerError",
+    "HTTPMethodNotAllowed",
+    "HTTPNotFound",
+    "HTTPRequestEntityTooLarge",
+    "HTTPServiceUnavailable",
+    "HTTPUnprocessableEntity",
+    "HTTPUnsupportedMediaType",
+    "Handler",
+    "HttpVersion",
+    "Issue",
+    "Limits",
+    "MultiDict",
+    "ProtocolError",
+    "Request",
+    "Response",
+    "Route",
+    "RouteDef",
+    "RouteError",
+    "RouteTableDef",
+    "Router",
+    "Server",
+    "ServiceError",
+    "StreamResponse",
+    "json_response",
+    "middleware",
+    "run_app",
+]
