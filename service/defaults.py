@@ -7,7 +7,7 @@ holds them, and ``LIMIT_NAMES`` names its fields, which are also the keyword
 names in ``run_app`` and the keys in ``service:``.
 
 No pydantic here: ``import service`` (server.py) reads this module as well as
-the routes.yaml schema (config.py) does, and should stay quick to import.
+the routes.yaml schema (config/schema.py) does, and should stay quick to import.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 1. yamldoc.py turns the text into plain values plus the position of every key
    and value (duplicate keys and ``${VAR}`` substitution are handled there).
-2. Fixed-shape parts go through the pydantic models of config.py; each pydantic
+2. Fixed-shape parts go through the pydantic models of schema.py; each pydantic
    error location is a path, looked up in the positions.
 3. The flexible ``routes:`` grammar is walked here, and every route is added to
    a scratch ``Router`` so method, pattern, duplicate and ambiguity errors are
