@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from service import Application, Limits, Request, Response, RouteTableDef, StreamResponse, json_response
-from service.http import reader as reader_module
 from service.errors import ProtocolError
+from service.http import reader as reader_module
 from service.http.protocol import ConnectionSet, HttpProtocol
 from service.http.wire import check_request_line
 
@@ -379,22 +379,6 @@ async def test_unread_body_closes_the_connection(connect: Callable[..., Conn]) -
     assert conn.closed
 
 
-async def test_content_length_over_limit_is_413_without_handler(connect: Callable[..., Conn]) -> None:
-    app, calls = make_app(client_max_size=10)
-    conn = connect(app)
-    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world")
-    assert_error(conn.out, 413)
-    assert conn.closed
-    assert calls == []
-
-
-async def test_content_length_at_limit_passes(connect: Callable[..., Conn]) -> None:
-    app, _ = make_app(client_max_size=11)
-    conn = connect(app)
-    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world")
-    assert conn.out == expected(body=b"hello world", ct=b"application/octet-stream")
-
-
 async def test_chunked_body_over_limit_is_413_from_read(connect: Callable[..., Conn]) -> None:
     app, calls = make_app(client_max_size=10)
     conn = connect(app)
@@ -425,128 +409,6 @@ async def test_100_continue_not_sent_when_handler_does_not_read(connect: Callabl
     await conn.send(b"POST /noread HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
     assert conn.out == expected(body=b"ignored", close=True)
     assert conn.closed
-
-
-async def test_100_continue_over_limit_is_413_without_100(connect: Callable[..., Conn]) -> None:
-    app, calls = make_app(client_max_size=4)
-    conn = connect(app)
-    await conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-    assert b"100 Continue" not in conn.out
-    assert_error(conn.out, 413)
-    assert conn.closed
-    assert calls == []
-
-
-# -- limits ---------------------------------------------------------------------------------------------
-
-
-async def test_target_at_limit_passes_and_over_is_414(connect: Callable[..., Conn]) -> None:
-    limits = Limits(max_target_size=50)
-    target = "/t/" + "x" * 47
-    assert len(target) == 50
-    conn = connect(limits=limits)
-    await conn.send(get(target))
-    assert conn.out == expected(body=b"t")
-
-    app, calls = make_app()
-    conn = connect(app, limits)
-    await conn.send(get(target + "x"))
-    assert_error(conn.out, 414)
-    assert conn.closed
-    assert calls == []
-
-
-def _headers_of_size(total: int) -> list[str]:
-    """Header lines whose name + value bytes, with ``Host: example.com``, sum to ``total``."""
-    rest = total - len("Host") - len("example.com") - len("X-Fill")
-    return ["X-Fill: " + "v" * rest]
-
-
-async def test_header_size_at_limit_passes_and_over_is_431(connect: Callable[..., Conn]) -> None:
-    limits = Limits(max_header_size=100)
-    conn = connect(limits=limits)
-    await conn.send(get("/", *_headers_of_size(100)))
-    assert conn.out == expected(body=b"hi")
-
-    app, calls = make_app()
-    conn = connect(app, limits)
-    await conn.send(get("/", *_headers_of_size(101)))
-    assert_error(conn.out, 431)
-    assert conn.closed
-    assert calls == []
-
-
-async def test_header_count_at_limit_passes_and_over_is_431(connect: Callable[..., Conn]) -> None:
-    limits = Limits(max_header_count=3)
-    conn = connect(limits=limits)
-    await conn.send(get("/", "A: 1", "B: 2"))  # with Host: three fields
-    assert conn.out == expected(body=b"hi")
-
-    app, calls = make_app()
-    conn = connect(app, limits)
-    await conn.send(get("/", "A: 1", "B: 2", "C: 3"))
-    assert_error(conn.out, 431)
-    assert conn.closed
-    assert calls == []
-
-
-async def _until_closed(conn: Conn) -> None:
-    async def wait() -> None:
-        while not conn.closed:
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(wait(), 5.0)  # an upper bound, not a timing assertion
-    await settle()
-
-
-async def test_stalled_head_is_408(connect: Callable[..., Conn]) -> None:
-    app, calls = make_app()
-    conn = connect(app, Limits(header_timeout=0.3))
-    await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")
-    await _until_closed(conn)
-    assert_error(conn.out, 408)
-    assert calls == []
-
-
-async def test_stalled_head_on_a_kept_alive_connection_is_408(connect: Callable[..., Conn]) -> None:
-    # The header timeout, not the (much longer) idle timeout, applies once a head has begun.
-    app, calls = make_app()
-    conn = connect(app, Limits(header_timeout=0.3, keepalive_timeout=60))
-    await conn.send(get("/"))
-    await conn.send(b"GET /p/x HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")
-    await _until_closed(conn)
-    first = expected(body=b"hi")
-    assert conn.out.startswith(first)
-    assert_error(conn.out[len(first) :], 408)
-    assert calls == ["/"]
-
-
-@pytest.mark.parametrize("partial", [b"\r\n", b"G", b"GET / HT"], ids=["blank-line", "method", "line"])
-async def test_a_begun_head_after_an_answer_is_held_to_the_header_timeout(
-    connect: Callable[..., Conn], partial: bytes
-) -> None:
-    # Blank lines begin no message (llhttp skips them), yet they keep a connection as
-    # surely as half a method: both are held to the header timeout, not the idle one.
-    app, calls = make_app()
-    conn = connect(app, Limits(header_timeout=0.3, keepalive_timeout=60))
-    await conn.send(get("/"))
-    await conn.send(partial)
-    await _until_closed(conn)
-    first = expected(body=b"hi")
-    assert conn.out.startswith(first)
-    assert_error(conn.out[len(first) :], 408)
-
-
-async def test_unending_head_is_431_by_the_raw_bytes_guard(connect: Callable[..., Conn]) -> None:
-    # Optional whitespace is not part of a field value, so only the raw-bytes guard sees
-    # it; the head never ends, so nothing but that guard can stop it.
-    limits = Limits(max_target_size=100, max_header_size=100, max_header_count=2)
-    app, calls = make_app()
-    conn = connect(app, limits)
-    await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b" " * limits.max_head_bytes)
-    assert_error(conn.out, 431)
-    assert conn.closed
-    assert calls == []
 
 
 # -- malformed requests -------------------------------------------------------------------------------

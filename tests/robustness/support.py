@@ -40,17 +40,21 @@ def short_timeouts(**limits: Any) -> Limits:
     return Limits(**limits)
 
 
-def build_app(client_max_size: int = 1024**2) -> Application:
+def build_app(client_max_size: int = 1024**2, calls: list[str] | None = None) -> Application:
     """``GET /ok`` -> 200 "ok"; ``POST /echo`` echoes the body it reads; ``GET /headers``
-    answers the header names it received, as JSON."""
+    answers the header names it received, as JSON. Each handler that runs appends its
+    path to ``calls``, if given (so a test can tell a refusal before any handler)."""
     routes = RouteTableDef()
+    ran = calls if calls is not None else []
 
     @routes.get("/ok")
     async def ok(request: Request) -> Response:
+        ran.append("/ok")
         return Response(text="ok")
 
     @routes.post("/echo")
     async def echo(request: Request) -> Response:
+        ran.append("/echo")
         return Response(body=await request.read())
 
     @routes.get("/headers")

@@ -68,8 +68,9 @@ def chunked_with_extensions(count: int, extension: int, *, end: bool = True) -> 
     return head + chunk * count + (b"0\r\n\r\n" if end else b"")
 
 
-def edge(ident: str, at_limit: bytes, body: bytes, over: bytes, status: int, why: str) -> Any:
-    return pytest.param(at_limit, body, over, status, why, id=ident)
+def edge(ident: str, at_limit: bytes, body: bytes, over: bytes, status: int, why: str, *, runs: bool) -> Any:
+    """``runs``: whether the handler runs for ``over`` (a refusal at the head: never)."""
+    return pytest.param(at_limit, body, over, status, runs, why, id=ident)
 
 
 EDGES = [
@@ -80,6 +81,7 @@ EDGES = [
         get(target_of(MAX_TARGET + 1)),
         414,
         "request target over max_target_size",
+        runs=False,
     ),
     edge(
         "header-bytes",
@@ -88,6 +90,7 @@ EDGES = [
         get(fields=fields_of(MAX_HEADER + 1)),
         431,
         "names + values of all fields over max_header_size",
+        runs=False,
     ),
     edge(
         "header-count",
@@ -96,6 +99,7 @@ EDGES = [
         get(fields=fields_count(MAX_COUNT + 1)),
         431,
         "more fields than max_header_count",
+        runs=False,
     ),
     edge(
         "body-content-length",
@@ -104,6 +108,7 @@ EDGES = [
         post(b"b" * (MAX_BODY + 1)),
         413,
         "a declared body over client_max_size, refused before it is read",
+        runs=False,
     ),
     edge(
         "body-chunked",
@@ -112,6 +117,7 @@ EDGES = [
         chunked(b"a" * 8, b"b" * 9),
         413,
         "a chunked body that grows over client_max_size, refused from request.read()",
+        runs=True,
     ),
     edge(
         "body-chunked-one-chunk",
@@ -120,6 +126,7 @@ EDGES = [
         chunked(b"c" * (MAX_BODY + 1)),
         413,
         "one chunk over client_max_size",
+        runs=True,
     ),
     edge(
         "chunk-framing",
@@ -130,6 +137,7 @@ EDGES = [
         "a body still arriving whose sizes, extensions and line ends pass Limits.max_framing_bytes"
         " (16 KiB + 8 per body byte): many small extensions add up like one big one (CVE-2024-22019)."
         " The bound is checked after each read, so its edge is a range: 15 KiB passes, 24 KiB fails",
+        runs=True,
     ),
     edge(
         "trailer-bytes",
@@ -138,6 +146,7 @@ EDGES = [
         chunked(b"hello", trailers=fields_of(MAX_HEADER + 1, host_counted=False)),
         431,
         "the trailer section is a field section too: over max_header_size (RFC 9112 7.1.2)",
+        runs=True,
     ),
     edge(
         "trailer-count",
@@ -146,11 +155,12 @@ EDGES = [
         chunked(b"hello", trailers=[b"X-T%d: 1" % i for i in range(MAX_COUNT + 1)]),
         431,
         "more trailer fields than max_header_count",
+        runs=True,
     ),
 ]
 
 
-@pytest.mark.parametrize(("at_limit", "body", "over", "status", "why"), EDGES)
+@pytest.mark.parametrize(("at_limit", "body", "over", "status", "runs", "why"), EDGES)
 async def test_at_the_limit_passes_and_one_over_fails(
     make_server: MakeServer,
     raw_connect: RawConnect,
@@ -159,9 +169,11 @@ async def test_at_the_limit_passes_and_one_over_fails(
     body: bytes,
     over: bytes,
     status: int,
+    runs: bool,
     why: str,
 ) -> None:
-    server = await make_server(build_app(client_max_size=MAX_BODY), limits=LIMITS)
+    calls: list[str] = []
+    server = await make_server(build_app(client_max_size=MAX_BODY, calls=calls), limits=LIMITS)
 
     conn = await raw_connect(server.port)
     result = await exchange(conn, at_limit, bytewise=bytewise)
@@ -169,9 +181,11 @@ async def test_at_the_limit_passes_and_one_over_fails(
     assert [(r.status, r.body) for r in responses] == [(200, body)], f"at the limit: {result.raw!r}"
     assert not result.closed and not responses[0].closes, "at the limit, the connection stays open"
 
+    calls.clear()
     conn = await raw_connect(server.port)
     result = await exchange(conn, over, bytewise=bytewise)
     assert_rejected(result, (status,), (), why)
+    assert len(calls) == runs, f"{why}: the handler {'ran' if calls else 'never ran'}"
     await assert_alive(raw_connect, server.port)
 
 
@@ -180,10 +194,18 @@ EXPECT_HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 
 
 
 def past(
-    ident: str, limits: Limits, data: bytes, status: int | tuple[int, ...], why: str, *, never: bytes = b""
+    ident: str,
+    limits: Limits,
+    data: bytes,
+    status: int | tuple[int, ...],
+    why: str,
+    *,
+    runs: bool,
+    never: bytes = b"",
 ) -> Any:
+    """``runs``: whether the handler runs (a refusal at the head: never)."""
     statuses = status if isinstance(status, tuple) else (status,)
-    return pytest.param(limits, data, statuses, never, why, id=ident)
+    return pytest.param(limits, data, statuses, never, runs, why, id=ident)
 
 
 # Limits with no "exactly at" counterpart: what is sent, the answer, and what must never
@@ -196,6 +218,7 @@ PAST_A_LIMIT = [
         413,
         "a declared body over the limit is refused before 100 Continue",
         never=b"100 Continue",
+        runs=False,
     ),
     # Optional whitespace is not part of a field value, so only the raw-bytes guard
     # (Limits.max_head_bytes) sees it; the head never ends, so nothing else can stop it.
@@ -205,6 +228,7 @@ PAST_A_LIMIT = [
         b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: " + b" " * LIMITS.max_head_bytes,
         431,
         "a head over max_head_bytes of raw bytes",
+        runs=False,
     ),
     past(
         "stalled-head",
@@ -212,6 +236,7 @@ PAST_A_LIMIT = [
         b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aa",
         408,
         "a head not received whole within header_timeout",
+        runs=False,
     ),
     # The trailer section far over the default limits (the edges are in EDGES above).
     past(
@@ -220,6 +245,7 @@ PAST_A_LIMIT = [
         CHUNKED_HEAD + b"5\r\nhello\r\n0\r\nX-T: " + b"a" * 20000 + b"\r\n\r\n",
         (431, 400, 413),
         "a 20 000-byte trailer field: over max_header_size (8192) like a header field would be",
+        runs=True,
     ),
     past(
         "trailer-far-too-many",
@@ -227,6 +253,7 @@ PAST_A_LIMIT = [
         CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n" + b"X-T: a\r\n" * 200 + b"\r\n",
         (431, 400, 413),
         "200 trailer fields: over max_header_count (100) like header fields would be",
+        runs=True,
     ),
     past(
         "declared-body-never-sent",
@@ -234,6 +261,7 @@ PAST_A_LIMIT = [
         b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1),
         413,
         "a declared body over client_max_size is refused at its head, without waiting for the body",
+        runs=False,
     ),
     past(
         "stalled-body",
@@ -241,6 +269,7 @@ PAST_A_LIMIT = [
         b"POST /echo HTTP/1.1\r\n" + HOST + b"\r\nContent-Length: 10\r\n\r\nabc",
         408,
         "a body not received whole within body_timeout: its handler does not wait in read() forever",
+        runs=True,
     ),
     # llhttp does not tell the chunk sizes it reads, so a declared size is not judged by
     # itself: the body is bounded as its bytes arrive (and a stalled one by body_timeout).
@@ -250,11 +279,12 @@ PAST_A_LIMIT = [
         CHUNKED_HEAD + b"ffffffffffffffff\r\n" + b"c" * (MAX_BODY + 1),
         413,
         "a chunk of 2**64-1 bytes, over client_max_size as it arrives",
+        runs=True,
     ),
 ]
 
 
-@pytest.mark.parametrize(("limits", "data", "statuses", "never", "why"), PAST_A_LIMIT)
+@pytest.mark.parametrize(("limits", "data", "statuses", "never", "runs", "why"), PAST_A_LIMIT)
 async def test_past_a_limit_is_refused(
     make_server: MakeServer,
     raw_connect: RawConnect,
@@ -263,13 +293,16 @@ async def test_past_a_limit_is_refused(
     data: bytes,
     statuses: tuple[int, ...],
     never: bytes,
+    runs: bool,
     why: str,
 ) -> None:
-    server = await make_server(build_app(client_max_size=MAX_BODY), limits=limits)
+    calls: list[str] = []
+    server = await make_server(build_app(client_max_size=MAX_BODY, calls=calls), limits=limits)
     conn = await raw_connect(server.port)
     result = await exchange(conn, data, bytewise=bytewise)
     assert not never or never not in result.raw, f"{why}: {never!r} was sent"
     assert_rejected(result, statuses, (), why)
+    assert len(calls) == runs, f"{why}: the handler {'ran' if calls else 'never ran'}"
     await assert_alive(raw_connect, server.port)
 
 
@@ -285,18 +318,28 @@ async def test_a_next_head_begun_in_the_read_that_ended_a_request_is_timed_too(
     assert_rejected(result, (408,), (200,), "the second head never ends: 408 at header_timeout")
 
 
+@pytest.mark.parametrize(
+    "partial",
+    [b"\r\n", b"G", b"GET /ok HT", b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aaa"],
+    ids=["blank-line", "method", "line", "fields"],
+)
 async def test_a_head_stalled_on_a_kept_alive_connection_is_408(
-    make_server: MakeServer, raw_connect: RawConnect
+    make_server: MakeServer, raw_connect: RawConnect, partial: bytes
 ) -> None:
     # After an answer, a begun head is held to header_timeout, not to the keep-alive timeout.
-    server = await make_server(build_app(), limits=Limits(header_timeout=0.5, keepalive_timeout=60))
+    # Blank lines begin no message (llhttp skips them), yet they keep a connection as
+    # surely as half a method: both are held to the header timeout.
+    calls: list[str] = []
+    limits = Limits(header_timeout=0.5, keepalive_timeout=60)
+    server = await make_server(build_app(calls=calls), limits=limits)
     conn = await raw_connect(server.port)
     await conn.send(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (await conn.read_response()).status == 200
-    await conn.send(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")  # and then nothing
+    await conn.send(partial)  # and then nothing
     data = await conn.read_until_close()
     assert data.startswith(b"HTTP/1.1 408 ")
     assert b"\r\nConnection: close\r\n" in data
+    assert calls == ["/ok"]  # the stalled request's handler never ran
 
 
 async def test_a_trickled_head_is_408_at_the_header_timeout(
