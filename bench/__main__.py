@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ECHO_BODY = json.dumps({"data": "x" * (1024 - len(json.dumps({"data": ""})))})  # exactly 1 KiB of JSON
 LARGE_FILLER = 1000
 TABLE_SIZE = "table size"
+BODY_MODEL = "POST /echo, body model (1 KiB JSON)"
 SMALL_FILLER = 2
 
 
@@ -177,10 +178,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="service-bench-"))
     small = write_service_project(work / "small", SMALL_FILLER)
     large = write_service_project(work / "large", LARGE_FILLER)
+    model = write_service_project(work / "model", SMALL_FILLER, body_model=True)
     py = sys.executable
     specs = {
         "service": ([py, "-m", "service", "serve", str(small), "--host", "127.0.0.1"], small.parent),
         "service-1000": ([py, "-m", "service", "serve", str(large), "--host", "127.0.0.1"], large.parent),
+        "service-model": ([py, "-m", "service", "serve", str(model), "--host", "127.0.0.1"], model.parent),
         "aiohttp": ([py, "-m", "bench.apps", "aiohttp", str(SMALL_FILLER)], ROOT),
         "aiohttp-1000": ([py, "-m", "bench.apps", "aiohttp", str(LARGE_FILLER)], ROOT),
         "floor": ([py, "-m", "bench.apps", "floor"], ROOT),
@@ -205,6 +208,9 @@ def main() -> int:
             ("GET /hello", {"service": "/hello", "aiohttp": "/hello", "floor": "/hello"}, None),
             ("GET /users/{id:int}", {"service": "/users/7", "aiohttp": "/users/7"}, None),
             ("POST /echo (1 KiB JSON)", {"service": "/echo", "aiohttp": "/echo"}, post),
+            # A declared body model (service) against the same check written by hand (aiohttp),
+            # and against the same route without one, in the same rounds: what a model costs.
+            (BODY_MODEL, {"service-model": "/echo", "aiohttp": "/echo-model", "service": "/echo"}, post),
             ("1,000 routes: last dynamic", {"service-1000": last, "aiohttp-1000": last}, None),
             ("404", {"service": "/nope", "aiohttp": "/nope"}, None),
             # Cost against table size, measured in the same rounds: the same kind of route
@@ -213,7 +219,7 @@ def main() -> int:
         ]
         if args.baseline is not None:  # the same paths as this checkout's, in the small-table rows
             for _, paths, _ in scenarios:
-                if "service" in paths and "service-1000" not in paths:
+                if "service" in paths and "service-1000" not in paths and "service-model" not in paths:
                     paths["service@base"] = paths["service"]
         results: list[Result] = []
         for title, paths, script in scenarios:
@@ -227,7 +233,7 @@ def main() -> int:
             for name in paths:
                 ordered = sorted(rounds[name], key=lambda r: r[0])
                 rps, p50, p99, errors = ordered[len(ordered) // 2]
-                server = name if title == TABLE_SIZE else name.removesuffix("-1000")
+                server = name if title in (TABLE_SIZE, BODY_MODEL) else name.removesuffix("-1000")
                 results.append(Result(title, server, rps, p50, p99, errors))
                 print(f"  {title:28} {name:13} {rps:10.0f} req/s", file=sys.stderr)
         memory = {
@@ -269,7 +275,7 @@ def report(
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        if r.scenario == TABLE_SIZE:
+        if r.scenario == TABLE_SIZE or (r.scenario == BODY_MODEL and r.server == "service"):
             continue
         base = by.get((r.scenario, "aiohttp"))
         ratio = f"{r.rps / base.rps:.2f}" if base else ""
@@ -283,6 +289,12 @@ def report(
         lines.append(
             f"1,000-route table vs 3-route table (service, a dynamic JSON route, same rounds):"
             f" {large.rps:,.0f} vs {small.rps:,.0f} req/s = {large.rps / small.rps:.0%}"
+        )
+    declared, bare = by.get((BODY_MODEL, "service-model")), by.get((BODY_MODEL, "service"))
+    if declared and bare:
+        lines.append(
+            f"POST /echo with a body model vs without (service, same rounds):"
+            f" {declared.rps:,.0f} vs {bare.rps:,.0f} req/s = {declared.rps / bare.rps:.0%}"
         )
     for name, (before, after) in memory.items():
         lines.append(

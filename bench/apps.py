@@ -17,6 +17,8 @@ FILLER_STATIC = "/static/r{i}"
 FILLER_DYNAMIC = "/dyn{i}/items/{{id:int}}"
 
 HANDLERS = """
+from pydantic import BaseModel
+
 from service import web
 
 
@@ -29,6 +31,15 @@ async def user(request):
 
 
 async def echo(request):
+    return web.Response(body=await request.read(), content_type="application/json")
+
+
+class Blob(BaseModel):
+    data: str
+
+
+async def echo_model(request):
+    request.validated(Blob)  # routes.yaml declares body: Blob: validated before this runs
     return web.Response(body=await request.read(), content_type="application/json")
 """
 
@@ -46,8 +57,10 @@ def last_dynamic_path(count: int) -> str:
     return f"/dyn{count // 2 - 1}/items/7"
 
 
-def write_service_project(directory: Path, filler: int) -> Path:
-    """routes.yaml + handlers for ``python -m service serve``."""
+def write_service_project(directory: Path, filler: int, *, body_model: bool = False) -> Path:
+    """routes.yaml + handlers for ``python -m service serve``; with ``body_model``,
+    ``POST /echo`` declares ``body: Blob`` (a separate project: a baseline checkout
+    older than models could not load it)."""
     (directory / "benchhandlers").mkdir(parents=True, exist_ok=True)
     (directory / "benchhandlers" / "__init__.py").write_text(HANDLERS)
     lines = [
@@ -57,7 +70,9 @@ def write_service_project(directory: Path, filler: int) -> Path:
         "routes:",
         "  GET /hello: benchhandlers.hello",
         "  GET /users/{id:int}: benchhandlers.user",
-        "  POST /echo: benchhandlers.echo",
+        "  POST /echo: {handler: benchhandlers.echo_model, body: benchhandlers.Blob}"
+        if body_model
+        else "  POST /echo: benchhandlers.echo",
     ]
     lines += [f"  {method} {path}: benchhandlers.user" for method, path in filler_routes(filler)]
     routes = directory / "routes.yaml"
@@ -68,6 +83,7 @@ def write_service_project(directory: Path, filler: int) -> Path:
 def run_aiohttp(filler: int, port: int) -> None:
     import uvloop
     from aiohttp import web
+    from pydantic import BaseModel, ValidationError
 
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text=HELLO)
@@ -78,10 +94,25 @@ def run_aiohttp(filler: int, port: int) -> None:
     async def echo(request: web.Request) -> web.Response:
         return web.Response(body=await request.read(), content_type="application/json")
 
+    class Blob(BaseModel):
+        data: str
+
+    async def echo_model(request: web.Request) -> web.Response:
+        # What aiohttp code writes for the same check, by hand.
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType()
+        raw = await request.read()
+        try:
+            Blob.model_validate_json(raw, strict=True)
+        except ValidationError as exc:
+            raise web.HTTPUnprocessableEntity(text=exc.json()) from None
+        return web.Response(body=raw, content_type="application/json")
+
     routes = web.RouteTableDef()
     routes.get("/hello")(hello)
     routes.get(r"/users/{id:\d+}")(user)
     routes.post("/echo")(echo)
+    routes.post("/echo-model")(echo_model)
     for _, path in filler_routes(filler):
         routes.get(path.replace("{id:int}", r"{id:\d+}"))(user)
     app = web.Application()

@@ -1,27 +1,34 @@
-"""An in-memory CRUD resource: 201 + Location, 200, 204, 404, 409, 422."""
+"""An in-memory CRUD resource: 201 + Location, 200, 204, 404, 409; bodies and the
+list's query are validated before these handlers run (routes.yaml: body:, query:)."""
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, RootModel
 
 from service import web
 
 
 class Item(BaseModel):
+    """What a client sends to create or replace an item."""
+
     name: str = Field(min_length=1, max_length=100)
     price: float = Field(ge=0)
 
 
+class StoredItem(Item):
+    """An item as the service answers it."""
+
+    id: int
+
+
+class ItemList(RootModel[list[StoredItem]]):
+    """Items, in the order they were created."""
+
+
+class ListQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=1000)  # at most this many items
+
+
 def _store(request: web.Request) -> dict[int, dict[str, object]]:
     return request.app["items"]  # created by handlers.db.connect at startup
-
-
-async def _item_from_body(request: web.Request) -> Item:
-    try:
-        return Item.model_validate(await request.json())  # not JSON: json() answers 400
-    except ValidationError as exc:
-        errors = [{"field": ".".join(map(str, e["loc"])), "error": e["msg"]} for e in exc.errors()]
-        raise web.HTTPUnprocessableEntity(
-            text=web.json_response({"errors": errors}).text, content_type="application/json"
-        ) from None
 
 
 def _find(request: web.Request) -> dict[str, object]:
@@ -32,11 +39,12 @@ def _find(request: web.Request) -> dict[str, object]:
 
 
 async def list_items(request: web.Request) -> web.Response:
-    return web.json_response(list(_store(request).values()))
+    limit = request.validated(ListQuery).limit
+    return web.json_response(list(_store(request).values())[:limit])
 
 
 async def create_item(request: web.Request) -> web.Response:
-    item = await _item_from_body(request)
+    item = request.validated(Item)
     store = _store(request)
     if any(existing["name"] == item.name for existing in store.values()):
         raise web.HTTPConflict(text=f"an item named {item.name!r} exists")
@@ -52,8 +60,7 @@ async def get_item(request: web.Request) -> web.Response:
 
 async def replace_item(request: web.Request) -> web.Response:
     current = _find(request)
-    item = await _item_from_body(request)
-    current.update(item.model_dump())
+    current.update(request.validated(Item).model_dump())
     return web.json_response(current)
 
 

@@ -154,13 +154,18 @@ def _routes(path: str) -> int:
     app = _load(path, "routes")
     if app is None:
         return EXIT_CONFIG
-    dotted = {(r.method, r.path): r.handler for r in spec_of(app).routes}
-    rows = [("METHOD", "PATH", "HANDLER", "NAME")]
-    rows += [
-        (r.method, r.path, dotted.get((r.method, r.path), "(built-in)"), r.name or "")
-        for r in app.router.routes()
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    specs = {(r.method, r.path): r for r in spec_of(app).routes}
+    rows = [("METHOD", "PATH", "HANDLER", "NAME", "MODELS", "SUMMARY")]
+    for r in app.router.routes():
+        spec = specs.get((r.method, r.path))
+        if spec is None:
+            rows.append((r.method, r.path, "(built-in)", r.name or "", "", ""))
+            continue
+        models = ", ".join(f"{key}: {name.rpartition('.')[2]}" for key, name, _ in spec.model_names())
+        options = spec.options
+        summary = options.summary or (options.description or "").strip().partition("\n")[0]
+        rows.append((r.method, r.path, spec.handler, r.name or "", models, summary))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK

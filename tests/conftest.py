@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from projects import project  # noqa: F401  (a fixture, shared)
 
 from service import Application, Limits, Server
 

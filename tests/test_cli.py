@@ -17,6 +17,8 @@ import pytest
 from serving import REPO, RUN_TIMEOUT, ServiceProcess, run_service
 
 HANDLERS = """\
+from pydantic import BaseModel
+
 from service import web
 
 
@@ -28,8 +30,12 @@ async def get_user(request):
     return web.json_response({"id": request.match_info["id"]})
 
 
+class NewUser(BaseModel):
+    name: str
+
+
 async def create_user(request):
-    return web.json_response(await request.json(), status=201)
+    return web.json_response(request.validated(NewUser).model_dump(), status=201)
 """
 
 ROUTES = """\
@@ -41,7 +47,10 @@ routes:
     GET:
       handler: handlers.api.get_user
       name: user
-  POST /users: handlers.api.create_user
+      description: |
+        One user, by id.
+        (The routes table shows the first line.)
+  POST /users: {handler: handlers.api.create_user, body: handlers.api.NewUser, summary: Create a user}
 """
 
 
@@ -159,10 +168,10 @@ def test_routes_prints_an_aligned_table(project: Path) -> None:
     result = run_service(project, "routes")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "METHOD  PATH             HANDLER                   NAME",
+        "METHOD  PATH             HANDLER                   NAME     MODELS         SUMMARY",
         "GET     /                handlers.api.index",
-        "GET     /users/{id:int}  handlers.api.get_user     user",
-        "POST    /users           handlers.api.create_user",
+        "GET     /users/{id:int}  handlers.api.get_user     user                    One user, by id.",
+        "POST    /users           handlers.api.create_user           body: NewUser  Create a user",
         "GET     /healthz         (built-in)                healthz",
     ]
 
@@ -172,11 +181,12 @@ def test_routes_columns_line_up(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = lines[0]
-    assert header.split() == ["METHOD", "PATH", "HANDLER", "NAME"]
-    starts = [header.index(word) for word in ("PATH", "HANDLER", "NAME")]
+    assert header.split() == ["METHOD", "PATH", "HANDLER", "NAME", "MODELS", "SUMMARY"]
+    starts = [header.index(word) for word in ("PATH", "HANDLER", "NAME", "MODELS", "SUMMARY")]
+    ends = [*starts[1:], None]
     for line in lines[1:]:
-        for start in starts:
-            if len(line) > start:
+        for start, end in zip(starts, ends, strict=True):
+            if line[start:end].strip():  # a cell, when not empty, begins at its column
                 assert line[start - 2 : start] == "  " and line[start] != " ", (line, start)
     assert len(lines) == 1 + 9 + 1  # header, the example's routes, /healthz
 

@@ -59,10 +59,25 @@ class RouteSpec:
     where: str  # e.g. routes['GET /hello']
     at: Location  # the route's key
     handler_at: Location  # the handler's dotted name
+    models_at: tuple[tuple[str, Location], ...] = ()  # where body:, query:, response: name their models
 
     @property
     def handler(self) -> str:
         return self.options.handler
+
+    def model_names(self) -> list[tuple[str, str, Location]]:
+        """``(key, dotted name, where it is written)`` of each model the route names."""
+        at = dict(self.models_at)
+        names = [(key, getattr(self.options, key), at.get(key, self.at)) for key in ("body", "query")]
+        response = self.options.response
+        if isinstance(response, str):
+            names.append(("response", response, at.get("response", self.at)))
+        elif response is not None:
+            names += [
+                (f"response.{code}", name, at.get(f"response.{code}", self.at))
+                for code, name in response.items()
+            ]
+        return [(key, name, where) for key, name, where in names if name is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +361,13 @@ def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list
         issues.extend(_pydantic_issues(doc, exc, RouteOptions, loc))
         return None
     handler_loc = loc if isinstance(target, str) else (*loc, "handler")
-    return RouteSpec(upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc))
+    models_at = [(key, doc.value_at((*loc, key))) for key in ("body", "query", "response") if key in data]
+    if isinstance(options.response, dict):
+        raw = data["response"]
+        models_at += [(f"response.{int(k)}", doc.value_at((*loc, "response", k))) for k in raw]
+    return RouteSpec(
+        upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc), tuple(models_at)
+    )
 
 
 def _check_table(

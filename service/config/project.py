@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, Issue, in_file_order
 from ..web.app import Application, with_timeout
+from ..web.models import is_model, with_models
 from ..web.request import Request
 from ..web.response import StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
@@ -145,10 +146,30 @@ def _resolve(spec: Spec) -> _Resolved:
             issues.append(at.issue(where, str(exc)))
             return None
 
+    def model(dotted: str, at: Location, where: str) -> Any:
+        try:
+            found = import_dotted(dotted)
+        except ResolveError as exc:
+            issues.append(at.issue(where, str(exc)))
+            return None
+        if not is_model(found):
+            what = (
+                f"{dotted} is {type(found).__name__}, not a pydantic model (a class deriving from BaseModel)"
+            )
+            issues.append(at.issue(where, what))
+            return None
+        return found
+
     routes: list[RouteDef] = []
     for route in spec.routes:
         handler = resolve(route.handler, route.handler_at, route.where, ("request",))
+        models = {key: model(name, at, f"{route.where}.{key}") for key, name, at in route.model_names()}
         if handler is not None:
+            # The route's pipeline, composed once: models first (a 4xx needs no
+            # handler time), inside the timeout that bounds the whole answer.
+            body, query = models.get("body"), models.get("query")
+            if body is not None or query is not None:
+                handler = with_models(handler, body, query)
             if route.options.timeout is not None:
                 handler = with_timeout(handler, route.options.timeout)
             routes.append(RouteDef(route.method, route.path, handler, route.options.name, str(route.at)))
@@ -223,6 +244,7 @@ def load_app(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = No
 def module_names(spec: Spec) -> set[str]:
     """The modules the spec's dotted names live in."""
     refs = [r.handler for r in spec.routes]
+    refs += [name for r in spec.routes for _, name, _ in r.model_names()]
     refs += [n.dotted for n in (*spec.middlewares, *spec.on_startup, *spec.on_shutdown, *spec.on_cleanup)]
     names = set()
     for ref in refs:

@@ -100,14 +100,26 @@ class ServiceSettings(BaseModel):
 
 
 class RouteOptions(BaseModel):
-    """The long form of one route."""
+    """The long form of one route.
+
+    ``body``, ``query`` and ``response`` name pydantic models (checked to be models
+    when they are imported: project.py); the rest describe the route for people and
+    for the OpenAPI document.
+    """
 
     model_config = _FROZEN
 
     handler: DottedName
     name: str | None = None
-    description: str | None = None
     timeout: Duration | None = None  # answer 503 when the handler takes longer
+    body: DottedName | None = None  # the JSON body, validated before the handler runs
+    query: DottedName | None = None  # the query parameters, validated before the handler runs
+    response: DottedName | dict[Annotated[int, Field(ge=100, le=599)], DottedName] | None = None
+    summary: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    operation_id: str | None = None
+    deprecated: bool = False
 
 
 class RoutesFile(BaseModel):

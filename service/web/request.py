@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from .httpexc import HTTPRequestEntityTooLarge, InvalidJSONBody
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from .router import Route
 
 __all__ = ["HttpVersion", "Request"]
+
+M = TypeVar("M")
+VALIDATED_KEY = "service.validated"  # in the request's state: {model class: what it validated}
 
 
 class HttpVersion(NamedTuple):
@@ -266,6 +269,25 @@ class Request(MutableMapping[str, Any]):
             return loads(text)
         except ValueError as exc:  # JSONDecodeError, and what other loads() raise
             raise InvalidJSONBody(exc) from None
+
+    # -- what the route's models validated (models.py) -----------------------------------
+    def validated(self, model: type[M]) -> M:
+        """The body or query that the route's ``body:`` or ``query:`` model validated.
+
+        ``item = request.validated(NewItem)`` is typed ``NewItem``. Asking for a model
+        the route does not declare is a bug in the handler: ``LookupError``.
+        """
+        found = (self._state or {}).get(VALIDATED_KEY, {}).get(model)
+        if found is None:
+            raise LookupError(
+                f"{self.method} {self.path}: the route validates no {model.__name__}"
+                " (name it as body: or query: in routes.yaml)"
+            )
+        return found  # type: ignore[no-any-return]
+
+    def set_validated(self, value: object) -> None:
+        """Keep what a model validated, for ``validated()`` (the models step calls this)."""
+        self._store().setdefault(VALIDATED_KEY, {})[type(value)] = value
 
     # -- per-request state ---------------------------------------------------------------
     def _store(self) -> dict[str, Any]:

@@ -1,0 +1,120 @@
+"""Body and query models: a route's declared models, checked before its handler runs.
+
+A route that names ``body:`` or ``query:`` in routes.yaml gets its handler wrapped
+once, at load (``with_models``), in a step that validates the request and answers
+the client's mistakes itself:
+
+- a body whose ``Content-Type`` is not JSON (``application/json`` or ``+json``),
+  or missing: 415;
+- a body that is not JSON at all: 400;
+- a body over ``client_max_size``: 413 (the limit every body has);
+- a body or query that is JSON but not what the model says: 422.
+
+Each is an ``application/problem+json`` document (RFC 9457) whose ``errors`` list
+``{loc, type, msg}`` and never the input itself (it may hold secrets, and echoing
+it back is how reflected content gets in). Bodies are validated in pydantic's
+strict mode (``model_validate_json(raw, strict=True)``: lax mode takes
+``{"age": false}`` for an int); query strings are text, so they are validated in
+lax mode (``?limit=5`` is the int 5). The handler reads what was validated with
+``request.validated(Model)``, typed as ``Model`` for mypy.
+
+A route that names no model gets its bare handler: nothing here runs for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .request import Request
+from .response import Response, StreamResponse, reason_phrase
+
+__all__ = ["PROBLEM_JSON", "is_model", "problem", "with_models"]
+
+PROBLEM_JSON = "application/problem+json"
+
+Handler = Callable[[Request], Awaitable[StreamResponse]]
+
+
+def is_model(value: object) -> bool:
+    """A pydantic model class (what ``body:``, ``query:`` and ``response:`` must name)."""
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> Response:
+    """An RFC 9457 problem document."""
+    doc: dict[str, Any] = {
+        "type": "about:blank",
+        "title": reason_phrase(status),  # "about:blank": the status's phrase (RFC 9457 4.2.1)
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        doc["errors"] = errors
+    # Bytes, not text: a JSON media type takes no charset parameter (RFC 8259 section 11).
+    return Response(status=status, body=json.dumps(doc).encode(), content_type=PROBLEM_JSON)
+
+
+def _errors(where: str, exc: ValidationError) -> list[dict[str, Any]]:
+    # include_input=False and no ctx or url: what the client sent is never echoed back.
+    return [
+        {"loc": [where, *error["loc"]], "type": error["type"], "msg": error["msg"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def _query_data(request: Request, model: type[BaseModel]) -> dict[str, Any]:
+    """The query as the model's fields want it: a list for a field that takes several."""
+    query = request.query
+    data: dict[str, Any] = {}
+    for key in query:
+        values = query.getall(key)
+        field = model.model_fields.get(key)
+        many = field is not None and _takes_many(field.annotation)
+        data[key] = values if many or len(values) > 1 else values[0]
+    return data
+
+
+def _takes_many(annotation: Any) -> bool:
+    origin = getattr(annotation, "__origin__", None)
+    return annotation in (list, tuple, set, frozenset) or origin in (list, tuple, set, frozenset)
+
+
+def with_models(handler: Handler, body: type[BaseModel] | None, query: type[BaseModel] | None) -> Handler:
+    """``handler``, run only once its request's body and query validate."""
+
+    async def validated(request: Request) -> StreamResponse:
+        if query is not None:
+            try:
+                request.set_validated(query.model_validate(_query_data(request, query)))
+            except ValidationError as exc:
+                return problem(
+                    422, "the query string does not match the route's query model", _errors("query", exc)
+                )
+        if body is not None:
+            if not _is_json(request.content_type):
+                return problem(415, "the body must be JSON: send Content-Type: application/json")
+            raw = await request.read()  # over client_max_size: 413, raised as for any body
+            try:
+                request.set_validated(body.model_validate_json(raw, strict=True))
+            except ValidationError as exc:
+                errors = _errors("body", exc)
+                if any(e["type"] == "json_invalid" for e in errors):
+                    return problem(400, "the body is not valid JSON", errors)
+                return problem(422, "the body does not match the route's body model", errors)
+        return await handler(request)
+
+    validated.__name__ = getattr(handler, "__name__", "validated")
+    validated.__qualname__ = getattr(handler, "__qualname__", validated.__name__)
+    validated.__module__ = getattr(handler, "__module__", __name__)
+    validated.__doc__ = getattr(handler, "__doc__", None)
+    return validated
