@@ -588,3 +588,31 @@ def test_app_defaults_and_repr() -> None:
     assert app.client_max_size == 10
     assert app.middlewares == []
     assert repr(app) == "<Application routes=1>"
+
+
+@pytest.mark.parametrize(
+    ("fields", "content_type", "charset"),
+    [
+        ([], "application/octet-stream", None),
+        ([(b"Content-Type", b"application/json")], "application/json", None),
+        ([(b"content-type", b'Text/HTML; Charset="UTF-8"')], "text/html", "utf-8"),
+        ([(b"CONTENT-TYPE", b" application/problem+json ; q=1")], "application/problem+json", None),
+        (
+            [(b"Content-Type", b"text/plain"), (b"Content-Type", b"text/html")],
+            "text/plain",
+            None,
+        ),  # the first
+        ([(b"X-Content-Type", b"text/html")], "application/octet-stream", None),
+    ],
+    ids=["none", "json", "case-and-charset", "spaces", "two-fields", "other-field"],
+)
+def test_content_type_and_charset_agree_with_headers(
+    fields: list[tuple[bytes, bytes]], content_type: str, charset: str | None
+) -> None:
+    # Read straight from the raw fields (PERF), then again once headers is built.
+    request = Request(
+        "POST", b"/", "/", "", [(b"Host", b"x"), *fields], HTTP11, True, StubConnection(), Application()
+    )
+    assert (request.content_type, request.charset) == (content_type, charset)
+    assert len(request.headers) == 1 + len(fields)  # built now: the same answers from it
+    assert (request.content_type, request.charset) == (content_type, charset)
