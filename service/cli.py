@@ -4,6 +4,7 @@
                              [--access-log] [--log-level L]
     python -m service check  [ROUTES]
     python -m service routes [ROUTES]
+    python -m service openapi [ROUTES] [-o FILE]
 
 Exit codes: 0 ok, 2 configuration error (every issue printed as
 ``FILE:LINE:COL: where: what``), 1 runtime failure (e.g. the port is taken).
@@ -21,8 +22,9 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
-from .config.project import load_app, spec_of
+from .config.project import load_app, openapi_of, spec_of
 from .config.schema import ServiceSettings
 from .errors import ConfigError, ListenError, MissingFileError
 from .http.server import Server, configure_logging, run, serve_until_signal
@@ -90,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("routes", help="print the routing table", description="Print the routing table.")
     show.add_argument("routes", nargs="?", default=None, help=routes_help)
+
+    api = sub.add_parser(
+        "openapi",
+        help="print the OpenAPI document",
+        description="Print the OpenAPI 3.1 document of the routes file: the bytes GET /openapi.json sends.",
+    )
+    api.add_argument("routes", nargs="?", default=None, help=routes_help)
+    api.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
     return parser
 
 
@@ -110,6 +120,7 @@ _FAILED = {
     "serve": "{problems}; nothing was started",
     "check": "{problems} found",
     "routes": "{problems}; no routing table to print",
+    "openapi": "{problems}; no document to print",
 }
 
 
@@ -239,6 +250,18 @@ def _supervise(args: argparse.Namespace, path: str, settings: ServiceSettings) -
     return supervisor.run()
 
 
+def _openapi(path: str, output: str | None) -> int:
+    app = _load(path, "openapi")
+    if app is None:
+        return EXIT_CONFIG
+    if output is None:
+        sys.stdout.buffer.write(openapi_of(app))
+        sys.stdout.flush()
+    else:
+        Path(output).write_bytes(openapi_of(app))
+    return EXIT_OK
+
+
 async def _stop_when_orphaned() -> None:
     """A worker whose supervisor is gone stops gracefully rather than serve unsupervised."""
     orphaned = watch_parent(os.getppid())
@@ -255,4 +278,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(path)
     if args.command == "routes":
         return _routes(path)
+    if args.command == "openapi":
+        return _openapi(path, args.output)
     return _serve(args, path)

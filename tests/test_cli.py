@@ -173,6 +173,7 @@ def test_routes_prints_an_aligned_table(project: Path) -> None:
         "GET     /users/{id:int}  handlers.api.get_user     user                    One user, by id.",
         "POST    /users           handlers.api.create_user           body: NewUser  Create a user",
         "GET     /healthz         (built-in)                healthz",
+        "GET     /openapi.json    (built-in)                openapi",
     ]
 
 
@@ -188,7 +189,7 @@ def test_routes_columns_line_up(tmp_path: Path) -> None:
         for start, end in zip(starts, ends, strict=True):
             if line[start:end].strip():  # a cell, when not empty, begins at its column
                 assert line[start - 2 : start] == "  " and line[start] != " ", (line, start)
-    assert len(lines) == 1 + 9 + 1  # header, the example's routes, /healthz
+    assert len(lines) == 1 + 9 + 2  # header, the example's routes, /healthz and /openapi.json
 
 
 def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:

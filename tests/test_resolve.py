@@ -254,7 +254,11 @@ def test_build_app_from_a_loaded_spec(project: Project) -> None:
     project.write("good", GOOD)
     app = build_app(load(project.routes("routes:\n  GET /a: PKG.good.hello\n"), env={}))
     assert app.frozen
-    assert [(r.method, r.path) for r in app.router.routes()] == [("GET", "/a"), ("GET", "/healthz")]
+    assert [(r.method, r.path) for r in app.router.routes()] == [
+        ("GET", "/a"),
+        ("GET", "/healthz"),
+        ("GET", "/openapi.json"),
+    ]
 
 
 def test_colon_and_nested_forms_resolve_to_the_named_objects(project: Project) -> None:

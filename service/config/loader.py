@@ -20,7 +20,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Issue, Location, MissingFileError, RouteError, in_file_order
-from ..web.router import Router, check_method
+from ..web.router import Router, check_method, parse_pattern
 from .schema import RouteOptions, RoutesFile, ServiceSettings
 from .yamldoc import Doc, Loc, compose, format_where
 from .yamlerrors import route_line_fix
@@ -59,7 +59,8 @@ class RouteSpec:
     where: str  # e.g. routes['GET /hello']
     at: Location  # the route's key
     handler_at: Location  # the handler's dotted name
-    models_at: tuple[tuple[str, Location], ...] = ()  # where body:, query:, response: name their models
+    # Where each long-form key's value is written (for messages; not part of what the route is).
+    values_at: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
     @property
     def handler(self) -> str:
@@ -67,7 +68,7 @@ class RouteSpec:
 
     def model_names(self) -> list[tuple[str, str, Location]]:
         """``(key, dotted name, where it is written)`` of each model the route names."""
-        at = dict(self.models_at)
+        at = dict(self.values_at)
         names = [(key, getattr(self.options, key), at.get(key, self.at)) for key in ("body", "query")]
         response = self.options.response
         if isinstance(response, str):
@@ -78,6 +79,10 @@ class RouteSpec:
                 for code, name in response.items()
             ]
         return [(key, name, where) for key, name, where in names if name is not None]
+
+    def value_at(self, key: str) -> Location:
+        """Where the long-form key's value is written (the route's key if it is not)."""
+        return dict(self.values_at).get(key, self.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +211,13 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
     except ValidationError as exc:
         issues.extend(_pydantic_issues(doc, exc, RoutesFile, ()))
     routes = _routes(doc, raw, issues)
-    healthz = parsed.service.healthz if parsed is not None else None
-    _check_table(routes, healthz, doc.value_at(("service", "healthz")), issues)
+    builtins = [
+        (key, path, doc.value_at(("service", key)))
+        for key in ("healthz", "openapi")
+        if parsed is not None and (path := getattr(parsed.service, key))
+    ]
+    _check_table(routes, builtins, issues)
+    _check_description(routes, issues)
     if "routes" not in raw:
         issues.append(
             Issue(file, 1, 1, "(top level)", "no 'routes:' mapping: the service would answer nothing")
@@ -361,22 +371,23 @@ def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list
         issues.extend(_pydantic_issues(doc, exc, RouteOptions, loc))
         return None
     handler_loc = loc if isinstance(target, str) else (*loc, "handler")
-    models_at = [(key, doc.value_at((*loc, key))) for key in ("body", "query", "response") if key in data]
+    values_at = [(key, doc.value_at((*loc, key))) for key in data] if isinstance(target, dict) else []
     if isinstance(options.response, dict):
         raw = data["response"]
-        models_at += [(f"response.{int(k)}", doc.value_at((*loc, "response", k))) for k in raw]
+        values_at += [(f"response.{int(k)}", doc.value_at((*loc, "response", k))) for k in raw]
     return RouteSpec(
-        upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc), tuple(models_at)
+        upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc), tuple(values_at)
     )
 
 
 def _check_table(
-    routes: list[RouteSpec], healthz: str | None, healthz_at: Location, issues: list[Issue]
+    routes: list[RouteSpec], builtins: list[tuple[str, str, Location]], issues: list[Issue]
 ) -> None:
     """Add every route to a scratch router: bad patterns, duplicates, ambiguity.
 
-    The built-in health route goes in too (unless a route of the file takes its
-    path), so the real table can never be refused when the app is built.
+    The built-in routes (``service.healthz``, ``service.openapi``) go in too, each
+    unless a route of the file takes its path, so the real table can never be
+    refused when the app is built.
     """
 
     async def placeholder(request: Any) -> Any:  # pragma: no cover - never called
@@ -390,8 +401,46 @@ def _check_table(
             )
         except RouteError as exc:
             issues.append(route.at.issue(route.where, str(exc)))
-    if healthz and not any(r.method == "GET" and r.path == healthz for r in routes):
+    for key, path, at in builtins:
+        if not any(r.method == "GET" and r.path == path for r in routes):
+            try:
+                router.add_route("GET", path, placeholder, name=key, origin=str(at))
+            except RouteError as exc:
+                issues.append(at.issue(f"service.{key}", str(exc)))
+
+
+def _check_description(routes: list[RouteSpec], issues: list[Issue]) -> None:
+    """What an API description needs of the table: one path per template, unique operation ids.
+
+    ``/users/{id}`` and ``/users/{uid}`` are one path to OpenAPI (3.1 section 4.8.8.1:
+    templates that differ only in names are identical), so they must be written alike.
+    """
+    shapes: dict[tuple[str | None, ...], tuple[RouteSpec, tuple[str, ...]]] = {}
+    operation_ids: dict[str, RouteSpec] = {}
+    for route in routes:
         try:
-            router.add_route("GET", healthz, placeholder, name="healthz", origin=str(healthz_at))
-        except RouteError as exc:
-            issues.append(healthz_at.issue("service.healthz", str(exc)))
+            pattern = parse_pattern(route.path)
+        except RouteError:
+            continue  # reported by _check_table
+        shape = tuple(p if isinstance(p, str) else None for p in pattern.parts)
+        names = tuple(p.name for p in pattern.parts if not isinstance(p, str))
+        first, first_names = shapes.setdefault(shape, (route, names))
+        if first_names != names and first.method != route.method:  # (one method: _check_table's ambiguity)
+            issues.append(
+                route.at.issue(
+                    route.where,
+                    f"{route.path!r} and {first.path!r} (at {first.at}) differ only in placeholder names,"
+                    " so an API description sees one path: name the placeholders alike",
+                )
+            )
+        operation_id = route.options.operation_id
+        if operation_id is not None:
+            other = operation_ids.setdefault(operation_id, route)
+            if other is not route:
+                issues.append(
+                    route.value_at("operation_id").issue(
+                        f"{route.where}.operation_id",
+                        f"operation_id {operation_id!r} is also {other.where}'s"
+                        f" (at {other.value_at('operation_id')})",
+                    )
+                )

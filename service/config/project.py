@@ -20,9 +20,10 @@ from ..errors import ConfigError, Issue, in_file_order
 from ..web.app import Application, with_timeout
 from ..web.models import is_model, with_models
 from ..web.request import Request
-from ..web.response import StreamResponse, json_response
+from ..web.response import Response, StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
-from .loader import Location, Spec, SpecError, load
+from .loader import Location, RouteSpec, Spec, SpecError, load
+from .openapi import DescribedRoute, render
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "module_digests",
     "module_file",
     "module_names",
+    "openapi_of",
     "spec_of",
 ]
 
@@ -44,6 +46,7 @@ __all__ = [
 SPEC_KEY = "service.spec"
 HEALTH_KEY = "service.health"
 SOURCES_KEY = "service.sources"
+OPENAPI_KEY = "service.openapi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +129,50 @@ def _healthz(name: str) -> Handler:
     return healthz
 
 
+async def _openapi(request: Request) -> StreamResponse:
+    """The OpenAPI document, rendered once when the app was built (openapi.py)."""
+    return Response(body=request.app[OPENAPI_KEY], content_type="application/json")
+
+
+def openapi_of(app: Application) -> bytes:
+    """The OpenAPI document of an app built from a routes file (what GET /openapi.json sends)."""
+    found = app.get(OPENAPI_KEY)
+    if not isinstance(found, bytes):
+        raise LookupError("this application was not built from a routes file")
+    return found
+
+
 @dataclass(slots=True)
 class _Resolved:
     routes: list[RouteDef]
+    described: list[DescribedRoute]
     middlewares: list[Any]
     hooks: dict[str, list[Any]]
     issues: list[Issue]
+
+
+def _described(route: RouteSpec, handler: Any, models: dict[str, Any]) -> DescribedRoute:
+    options = route.options
+    response = options.response
+    if isinstance(response, str):
+        responses: tuple[tuple[int, Any], ...] = ((200, models.get("response")),)
+    elif response is not None:
+        responses = tuple(sorted((code, models.get(f"response.{code}")) for code in response))
+    else:
+        responses = ()
+    return DescribedRoute(
+        route.method,
+        route.path,
+        handler,
+        options.summary,
+        options.description,
+        options.tags,
+        options.operation_id,
+        options.deprecated,
+        models.get("body"),
+        models.get("query"),
+        responses,
+    )
 
 
 def _resolve(spec: Spec) -> _Resolved:
@@ -161,10 +202,12 @@ def _resolve(spec: Spec) -> _Resolved:
         return found
 
     routes: list[RouteDef] = []
+    described: list[DescribedRoute] = []
     for route in spec.routes:
         handler = resolve(route.handler, route.handler_at, route.where, ("request",))
         models = {key: model(name, at, f"{route.where}.{key}") for key, name, at in route.model_names()}
         if handler is not None:
+            described.append(_described(route, handler, models))
             # The route's pipeline, composed once: models first (a 4xx needs no
             # handler time), inside the timeout that bounds the whole answer.
             body, query = models.get("body"), models.get("query")
@@ -178,7 +221,7 @@ def _resolve(spec: Spec) -> _Resolved:
         key: [resolve(h.dotted, h.at, h.where, ("app",)) for h in getattr(spec, key)]
         for key in ("on_startup", "on_shutdown", "on_cleanup")
     }
-    return _Resolved(routes, middlewares, hooks, issues)
+    return _Resolved(routes, described, middlewares, hooks, issues)
 
 
 def with_import_problems(error: SpecError) -> ConfigError:
@@ -197,8 +240,9 @@ def build_app(spec: Spec) -> Application:
     )
     if issues:
         raise ConfigError(in_file_order(issues))
-
     settings = spec.settings
+    description = render(settings.name, settings.version, resolved.described)
+
     app = Application(
         middlewares=middlewares,
         client_max_size=settings.client_max_size,
@@ -206,6 +250,7 @@ def build_app(spec: Spec) -> Application:
     )
     app[SPEC_KEY] = spec
     app[HEALTH_KEY] = Health()
+    app[OPENAPI_KEY] = description
     for hook_list, hooks_for in (
         (app.on_startup, "on_startup"),
         (app.on_shutdown, "on_shutdown"),
@@ -213,12 +258,13 @@ def build_app(spec: Spec) -> Application:
     ):
         hook_list.extend(hooks[hooks_for])
     taken = {(r.method, r.path) for r in routes}
-    if settings.healthz and ("GET", settings.healthz) not in taken:
-        routes.append(
-            RouteDef(
-                "GET", settings.healthz, _healthz(settings.name), "healthz", f"{spec.file}:service.healthz"
-            )
-        )
+    builtins = (
+        ("healthz", settings.healthz, _healthz(settings.name)),
+        ("openapi", settings.openapi, _openapi),
+    )
+    for key, path, handler in builtins:
+        if path and ("GET", path) not in taken:
+            routes.append(RouteDef("GET", path, handler, key, f"{spec.file}:service.{key}"))
     app.add_routes(routes)  # the loader checked this very table, health route included
     app.freeze()
     return app

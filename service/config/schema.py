@@ -97,6 +97,8 @@ class ServiceSettings(BaseModel):
     max_connections: int = Field(LIMITS.max_connections, ge=1)  # past it, new connections get 503
     access_log: bool = ACCESS_LOG
     healthz: str | None = "/healthz"  # path of the built-in health route; null turns it off
+    openapi: str | None = "/openapi.json"  # path of the OpenAPI document; null turns it off
+    version: str = "0.1.0"  # the API's version, in the OpenAPI document
 
 
 class RouteOptions(BaseModel):
@@ -114,7 +116,8 @@ class RouteOptions(BaseModel):
     timeout: Duration | None = None  # answer 503 when the handler takes longer
     body: DottedName | None = None  # the JSON body, validated before the handler runs
     query: DottedName | None = None  # the query parameters, validated before the handler runs
-    response: DottedName | dict[Annotated[int, Field(ge=100, le=599)], DottedName] | None = None
+    # A model (the 200 answer's), or status -> model; null for a status answered without a body.
+    response: DottedName | dict[Annotated[int, Field(ge=100, le=599)], DottedName | None] | None = None
     summary: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
