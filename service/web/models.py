@@ -14,8 +14,9 @@ Each is an ``application/problem+json`` document (RFC 9457) whose ``errors`` lis
 ``{loc, type, msg}`` and never the input itself (it may hold secrets, and echoing
 it back is how reflected content gets in). Bodies are validated in pydantic's
 strict mode (``model_validate_json(raw, strict=True)``: lax mode takes
-``{"age": false}`` for an int); query strings are text, so they are validated in
-lax mode (``?limit=5`` is the int 5). The handler reads what was validated with
+``{"age": false}`` for an int) -- except that, as in JSON Schema, a number with no
+fractional part is an integer (``_validate_json``); query strings are text, so
+they are validated in lax mode (``?limit=5`` is the int 5). The handler reads what was validated with
 ``request.validated(Model)``, typed as ``Model`` for mypy.
 
 A route that names no model gets its bare handler: nothing here runs for it.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -35,6 +37,7 @@ from .response import Response, StreamResponse, reason_phrase
 __all__ = ["PROBLEM_JSON", "is_model", "problem", "with_models"]
 
 PROBLEM_JSON = "application/problem+json"
+_INTEGRAL_BOUND = 2**63  # 1e999999 stays a float: its int would cost a megabyte of digits
 
 Handler = Callable[[Request], Awaitable[StreamResponse]]
 
@@ -89,6 +92,34 @@ def _takes_many(annotation: Any) -> bool:
     return annotation in (list, tuple, set, frozenset) or origin in (list, tuple, set, frozenset)
 
 
+def _validate_json(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """``model_validate_json(raw, strict=True)``, with JSON's own rule for integers.
+
+    JSON has one kind of number, and JSON Schema (so the OpenAPI document) counts a
+    number without a fractional part as an integer: ``1.0`` is a valid ``integer``.
+    pydantic's strict mode refuses it for an ``int`` field. So when strict
+    validation says a value is not an int, the body is read again with every
+    integral number written as an integer and validated once more, still strictly
+    (``true`` and ``"1"`` stay refused). Only a failing body pays for this.
+    """
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if not any(error["type"] == "int_type" for error in exc.errors(include_url=False)):
+            raise
+        again = json.dumps(json.loads(raw, parse_float=_integral_as_int)).encode()
+        if again == raw:
+            raise
+        return model.model_validate_json(again, strict=True)
+
+
+def _integral_as_int(text: str) -> int | float:
+    value = Decimal(text)
+    if value == value.to_integral_value() and abs(value) < _INTEGRAL_BOUND:
+        return int(value)
+    return float(text)
+
+
 def with_models(handler: Handler, body: type[BaseModel] | None, query: type[BaseModel] | None) -> Handler:
     """``handler``, run only once its request's body and query validate."""
 
@@ -105,7 +136,7 @@ def with_models(handler: Handler, body: type[BaseModel] | None, query: type[Base
                 return problem(415, "the body must be JSON: send Content-Type: application/json")
             raw = await request.read()  # over client_max_size: 413, raised as for any body
             try:
-                request.set_validated(body.model_validate_json(raw, strict=True))
+                request.set_validated(_validate_json(body, raw))
             except ValidationError as exc:
                 errors = _errors("body", exc)
                 if any(e["type"] == "json_invalid" for e in errors):
