@@ -5,6 +5,7 @@
     python -m service check  [ROUTES]
     python -m service routes [ROUTES]
     python -m service openapi [ROUTES] [-o FILE]
+    python -m service schema
 
 Exit codes: 0 ok, 2 configuration error (every issue printed as
 ``FILE:LINE:COL: where: what``), 1 runtime failure (e.g. the port is taken).
@@ -24,6 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from .config.jsonschema import render as routes_schema_json
 from .config.project import load_app, openapi_of, spec_of
 from .config.schema import ServiceSettings
 from .errors import ConfigError, ListenError, MissingFileError
@@ -100,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     api.add_argument("routes", nargs="?", default=None, help=routes_help)
     api.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
+
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of routes.yaml",
+        description="Print the JSON Schema (draft-07) of the routes.yaml format, for editors.",
+    )
     return parser
 
 
@@ -273,6 +281,9 @@ async def _stop_when_orphaned() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "schema":
+        sys.stdout.write(routes_schema_json())
+        return EXIT_OK
     path = args.routes or _default_routes()
     if args.command == "check":
         return _check(path)

@@ -16,6 +16,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
 
 __all__ = [
+    "DOTTED_PATTERN",
+    "DURATION_PATTERN",
+    "SIZE_PATTERN",
     "Duration",
     "RouteOptions",
     "RoutesFile",
@@ -64,19 +67,24 @@ def parse_duration(value: object) -> float:
     return float(m.group(1)) * _DURATION_UNITS[m.group(2) or "s"]
 
 
-Size = Annotated[int, BeforeValidator(parse_size)]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# The same shapes as ECMA-262 regexes, for the editor's JSON Schema (jsonschema.py).
+SIZE_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*([KkMmGg][Ii]?[Bb]|[Bb])?\s*$"
+DURATION_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*(ms|s|m|h)?\s*$"
+DOTTED_PATTERN = _DOTTED
+
+Size = Annotated[int, BeforeValidator(parse_size), Field(json_schema_extra={"x-unit": "size"})]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(json_schema_extra={"x-unit": "duration"})]
 DottedName = Annotated[str, Field(pattern=_DOTTED)]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServiceSettings(BaseModel):
-    """The ``service:`` block. Every key has a default (defaults.py).
+    """How the service runs: its address, limits and timeouts. Every key has a default."""
 
-    The per-connection limits are named exactly as ``Limits``' fields, so
-    ``limits_of`` (reload.py) carries every one of them over by name.
-    """
+    # (The docstring above is what editors show.) Each default is written once, in
+    # defaults.py. The per-connection limits are named exactly as ``Limits``' fields,
+    # so ``limits_of`` (reload.py) carries every one of them over by name.
 
     model_config = _FROZEN
 
@@ -102,12 +110,10 @@ class ServiceSettings(BaseModel):
 
 
 class RouteOptions(BaseModel):
-    """The long form of one route.
+    """One route, long form: its handler, and what it accepts, answers and is called."""
 
-    ``body``, ``query`` and ``response`` name pydantic models (checked to be models
-    when they are imported: project.py); the rest describe the route for people and
-    for the OpenAPI document.
-    """
+    # (The docstring above is what editors show.) ``body``, ``query`` and ``response``
+    # name pydantic models, checked to be models when they are imported (project.py).
 
     model_config = _FROZEN
 
@@ -126,7 +132,9 @@ class RouteOptions(BaseModel):
 
 
 class RoutesFile(BaseModel):
-    """The top level. ``routes`` arrives normalised by the loader, not raw."""
+    """A service: its settings, middlewares, lifecycle hooks and routes."""
+
+    # ``routes`` arrives normalised by the loader, not raw (its grammar is the loader's).
 
     model_config = _FROZEN
 
