@@ -58,8 +58,10 @@ def routes_schema() -> dict[str, Any]:
         "additionalProperties": False,
     }
     top["required"] = ["routes"]
-    schema = {"$schema": _DRAFT, "title": "routes.yaml", **top, "definitions": definitions}
-    return _for_yaml(schema)
+    schema: dict[str, Any] = _for_yaml(
+        {"$schema": _DRAFT, "title": "routes.yaml", **top, "definitions": definitions}
+    )
+    return schema
 
 
 def _any_case(word: str) -> str:
