@@ -28,7 +28,8 @@ class ListQuery(BaseModel):
 
 
 def _store(request: web.Request) -> dict[int, dict[str, object]]:
-    return request.app["items"]  # created by handlers.db.connect at startup
+    store: dict[int, dict[str, object]] = request.app["items"]  # made by handlers.db.connect at startup
+    return store
 
 
 def _find(request: web.Request) -> dict[str, object]:
