@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 # PERF: starting up builds many long-lived objects (the imports, pydantic's models, the
@@ -14,4 +15,10 @@ gc.disable()
 from .cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # The reader went away (`python -m service routes | head`): not an error of ours.
+        # Point stdout at /dev/null so that the exit's own flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

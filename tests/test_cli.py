@@ -9,12 +9,14 @@ PYTHONPATH; every run is bounded by a timeout.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import textwrap
 import urllib.request
 from pathlib import Path
 
 import pytest
-from serving import REPO, RUN_TIMEOUT, ServiceProcess, run_service
+from serving import REPO, RUN_TIMEOUT, ServiceProcess, run_service, serve_env
 
 HANDLERS = """\
 from pydantic import BaseModel
@@ -315,3 +317,23 @@ def test_serve_applies_the_limits_of_the_service_block(project: Path) -> None:
     finally:
         assert server.terminate() == 0
         server.kill()
+
+
+@pytest.mark.parametrize(
+    "args", [["routes", str(REPO / "routes.yaml")], ["openapi", str(REPO / "routes.yaml")], ["schema"]]
+)
+def test_output_to_a_reader_that_went_away_is_no_traceback(args: list[str], tmp_path: Path) -> None:
+    # `python -m service routes | head -1`: the pipe closes before the output is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=serve_env(),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the child has imported anything, let alone printed
+    with process.stderr:
+        stderr = process.stderr.read()
+    assert process.wait(timeout=RUN_TIMEOUT) == 1
+    assert stderr == b""
