@@ -158,13 +158,9 @@ def _placeholder_schema(placeholder: Placeholder) -> dict[str, Any]:
 
 def _operation_id(route: DescribedRoute, taken: set[str]) -> str:
     """The handler's name, made unique in file order (``get_item``, ``get_item_2``)."""
-    base = re.sub(r"\W", "_", getattr(route.handler, "__name__", "") or route.method.lower())
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
-    return name
+    return _unique(
+        re.sub(r"\W", "_", getattr(route.handler, "__name__", "") or route.method.lower()), taken, "_"
+    )
 
 
 def _words(route: DescribedRoute) -> tuple[str | None, str | None]:
@@ -235,11 +231,12 @@ def _schemas(routes: list[DescribedRoute]) -> tuple[dict[str, Any], dict[type[Ba
     return schemas, refs
 
 
-def _unique(base: str, used: set[str]) -> str:
+def _unique(base: str, used: set[str], sep: str = "") -> str:
+    """``base``, else ``base2``, ``base3`` ... (with ``sep`` before the number); now used."""
     name, n = base, 1
     while name in used:
         n += 1
-        name = f"{base}{n}"
+        name = f"{base}{sep}{n}"
     used.add(name)
     return name
 
