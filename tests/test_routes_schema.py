@@ -56,16 +56,17 @@ def test_the_example_routes_file_names_the_schema_in_its_modeline() -> None:
     assert first == "# yaml-language-server: $schema=./routes.schema.json"
 
 
-def readme_routes_example() -> str:
-    """The routes.yaml block the README's "routes.yaml" section shows."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## routes.yaml\n", 1)[1]
+def first_yaml_block(page: str, after: str) -> str:
+    """The first ```yaml block after the line ``after`` in ``page`` (README.md, docs/...)."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    section = text.split(after, 1)[1]
     return re.search(r"```yaml\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
 
 
 VALID = {
     "example": (REPO / "routes.yaml").read_text(encoding="utf-8"),
-    "readme": readme_routes_example(),
+    "readme": first_yaml_block("README.md", "\n## routes.yaml\n"),
+    "docs": first_yaml_block("docs/routes-yaml.md", "# routes.yaml, the reference\n"),
     "short-form": "routes:\n  GET /hello: handlers.hello.hello\n  post /x: m.f\n  '* /any': m:f\n",
     "path-form": (
         "routes:\n  /users/{id:int}:\n    GET: m.get\n    delete: {handler: m.delete, timeout: 500ms}\n"
