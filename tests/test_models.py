@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 from projects import Project
 
 from service import Server
+from service.config.project import openapi_of
 from service.web.models import PROBLEM_JSON
 
 MODELS = """\
@@ -327,3 +329,14 @@ def test_a_route_without_models_runs_its_bare_handler(project: Project) -> None:
     assert handlers["/bare"] is listing
     assert handlers["/items"] is not listing
     assert handlers["/items"].__name__ == "listing"  # a wrapper that says whose it is
+
+
+def test_the_fixtures_openapi_document_is_valid_and_names_its_models(project: Project) -> None:
+    project.write("m", MODELS)
+    document = json.loads(openapi_of(project.app(ROUTES)))
+    validate(document)
+    items = document["paths"]["/items"]
+    assert items["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NewItem"
+    }
+    assert {p["name"] for p in items["get"]["parameters"]} == {"limit", "tag"}
