@@ -71,7 +71,7 @@ class Phase(IntEnum):
     - ``OPEN``: reading and answering requests, keeping the connection alive.
     - ``CLOSING``: still reading; the queue is answered, the last answer says
       ``Connection: close``, then it closes (the client half-closed; shutdown).
-    - ``STOPPED``: reading no more (a malformed request, an upgrade, a failed body,
+    - ``STOPPED``: reading no more (a malformed request, a failed body,
       a fault of ours); what is queued is answered, then the pending error, then close.
     - ``LINGERING``: our FIN is sent after an error answer; what the client still
       sends is dropped until it closes or ``linger_timeout`` passes.
@@ -197,10 +197,6 @@ class HttpProtocol(asyncio.Protocol):
             return  # we answer what came before the error, then close; the rest is noise
         try:
             self._reader.feed(data)
-        except httptools.HttpParserUpgrade:
-            # We speak only HTTP/1.1: answer the request as usual, then close
-            # (RFC 9110 section 7.8 lets a server ignore Upgrade).
-            self._advance(STOPPED)
         except Exception as exc:
             self._read_failed(exc)
         if not self._answering:

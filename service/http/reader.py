@@ -118,18 +118,54 @@ class RequestReader:
         else:  # PERF: the usual case, a reference
             self._raw = data
             self._scan_at = 0
-        self._parser.feed_data(data)
-        if self.in_head:
-            if self.head_bytes > self._max_head_bytes:
-                raise ProtocolError(431, "request header section too large")
-        elif (current := self.current) is not None and (
-            self._body_raw - current.body_size > self._limits.max_framing_bytes(current.body_size)
-        ):
-            raise ProtocolError(413, "too many bytes of chunk framing or extensions")
-        if self.began:
-            self._keep_head()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            upgraded_at = upgrade.args[0]
         else:
-            self._raw = b""  # hold no read past its parse (a body's may be large)
+            if self.in_head:
+                if self.head_bytes > self._max_head_bytes:
+                    raise ProtocolError(431, "request header section too large")
+            elif (current := self.current) is not None and (
+                self._body_raw - current.body_size > self._limits.max_framing_bytes(current.body_size)
+            ):
+                raise ProtocolError(413, "too many bytes of chunk framing or extensions")
+            if self.began:
+                self._keep_head()
+            else:
+                self._raw = b""  # hold no read past its parse (a body's may be large)
+            return
+        # Outside the except clause: an error in what follows is not "during" the upgrade.
+        self._go_on_after_upgrade(data[upgraded_at:])
+
+    def _go_on_after_upgrade(self, rest: bytes) -> None:
+        """Serve a request that asked to upgrade as the ordinary request it also is.
+
+        We speak HTTP/1.1 only, and RFC 9110 section 7.8 lets a server ignore
+        ``Upgrade`` (``curl --http2`` sends ``Upgrade: h2c`` with every request). But
+        llhttp stops at the end of such a head, skipping its body, and takes what
+        follows for another protocol. So a new parser goes on from there: when the
+        request has a body, it first reads a head we make up with the same framing
+        (``Content-Length: N`` or chunked), whose body is that request's; then the
+        client's next requests, as usual.
+        """
+        current = self.current
+        if current is None:
+            self._parser = httptools.HttpRequestParser(self)
+        else:
+            self._parser = httptools.HttpRequestParser(_AfterUpgrade(self))
+            length = current.content_length
+            framing = b"Transfer-Encoding: chunked" if length is None else b"Content-Length: %d" % length
+            self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        if rest:
+            self.feed(rest)
+
+    def body_follows(self) -> None:
+        """The made-up head of ``_go_on_after_upgrade`` is read: the body of ``current`` comes."""
+        self.in_head = False
+        self.began = False
+        self.head_bytes = 0
+        self._body_raw = 0
 
     def _keep_head(self) -> None:
         """A head continues in the next read: keep the bytes its request line may be in.
@@ -310,5 +346,48 @@ class RequestReader:
             self._trailer_count = self._header_bytes = 0
         request = self.current
         if request is not None:
+            if self._parser.should_upgrade():
+                return  # llhttp skipped the body of a request that asked to upgrade: see feed()
             self.current = None
             request.end_body()
+
+
+class _AfterUpgrade:
+    """The callbacks of the parser that goes on after a request that asked to upgrade.
+
+    Its first message is the head ``RequestReader._go_on_after_upgrade`` makes up to
+    frame that request's body: its request line and fields are not the client's and
+    are not read; its body and end are that request's. Every later message is the
+    client's and goes to the reader as usual.
+    """
+
+    __slots__ = ("_reader", "_framing")
+
+    def __init__(self, reader: RequestReader) -> None:
+        self._reader = reader
+        self._framing = True  # in the made-up message
+
+    def on_message_begin(self) -> None:
+        if not self._framing:
+            self._reader.on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if not self._framing:
+            self._reader.on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not (self._framing and self._reader.in_head):  # (a trailer of the framed body is read)
+            self._reader.on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._framing:
+            self._reader.body_follows()
+        else:
+            self._reader.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._reader.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._framing = False
+        self._reader.on_message_complete()

@@ -593,20 +593,3 @@ async def test_options_asterisk_describes_the_server(
     assert options.header("Allow") == "GET, HEAD, OPTIONS, POST"  # every method of the table
     assert options.body == b"" and options.header("Content-Length") is None
     assert (ok.status, ok.body) == (200, b"ok") and not result.closed
-
-
-async def test_an_upgrade_is_answered_as_http11_and_nothing_after_it_is(
-    make_server: MakeServer, raw_connect: RawConnect, bytewise: bool
-) -> None:
-    """h2c (RFC 7540 3.2) or WebSocket: we do not switch. The request is answered, then
-    the connection closed; bytes after it (another protocol, or a smuggled request)
-    are never read as HTTP/1.1."""
-    server = await make_server(build_app(), limits=LIMITS)
-    conn = await raw_connect(server.port)
-    upgrade = b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-    upgrade += b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
-    result = await exchange(conn, upgrade + OK, bytewise=bytewise, expect=2)
-    responses = final(result.responses())
-    assert [r.status for r in responses] == [200], result.raw
-    assert result.closed
-    await assert_alive(raw_connect, server.port)
