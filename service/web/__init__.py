@@ -11,20 +11,9 @@ from __future__ import annotations
 from ..errors import ConfigError, Issue, ProtocolError, RouteError, ServiceError
 from ..http.server import Server, run_app
 from ..http.wire import Limits
+from . import httpexc
 from .app import Application, middleware
-from .httpexc import (
-    HTTPBadRequest,
-    HTTPConflict,
-    HTTPException,
-    HTTPForbidden,
-    HTTPInternalServerError,
-    HTTPMethodNotAllowed,
-    HTTPNotFound,
-    HTTPRequestEntityTooLarge,
-    HTTPServiceUnavailable,
-    HTTPUnprocessableEntity,
-    HTTPUnsupportedMediaType,
-)
+from .httpexc import *  # noqa: F403  (every HTTP exception: the family is listed in httpexc.__all__)
 from .multidict import CIMultiDict, MultiDict
 from .request import HttpVersion, Request
 from .response import Response, StreamResponse, json_response
@@ -35,17 +24,6 @@ __all__ = [
     "Application",
     "CIMultiDict",
     "ConfigError",
-    "HTTPBadRequest",
-    "HTTPConflict",
-    "HTTPException",
-    "HTTPForbidden",
-    "HTTPInternalServerError",
-    "HTTPMethodNotAllowed",
-    "HTTPNotFound",
-    "HTTPRequestEntityTooLarge",
-    "HTTPServiceUnavailable",
-    "HTTPUnprocessableEntity",
-    "HTTPUnsupportedMediaType",
     "Handler",
     "HttpVersion",
     "Issue",
@@ -65,4 +43,5 @@ __all__ = [
     "json_response",
     "middleware",
     "run_app",
+    *httpexc.__all__,
 ]

@@ -3,7 +3,9 @@
 As in aiohttp, ``raise web.HTTPNotFound()`` and ``return web.HTTPNotFound()`` both
 answer 404. An ``HTTPException`` carries what its response needs (status,
 reason, text, headers); ``Application`` turns it into a ``Response``. The family
-is deliberately small: the common client and server errors, plus
+is aiohttp's, class for class and with the same bases (``HTTPError`` >
+``HTTPClientError`` / ``HTTPServerError``, ``HTTPSuccessful``, ``HTTPRedirection``
+> ``HTTPMove`` for the redirects, which need a ``location``), plus
 ``HTTPException(status=...)`` for any other code.
 """
 
@@ -17,17 +19,64 @@ from .multidict import CIMultiDict
 from .response import Response, check_status, reason_phrase
 
 __all__ = [
+    "HTTPAccepted",
+    "HTTPBadGateway",
     "HTTPBadRequest",
+    "HTTPClientError",
     "HTTPConflict",
+    "HTTPCreated",
+    "HTTPError",
     "HTTPException",
+    "HTTPExpectationFailed",
+    "HTTPFailedDependency",
     "HTTPForbidden",
+    "HTTPFound",
+    "HTTPGatewayTimeout",
+    "HTTPGone",
+    "HTTPInsufficientStorage",
     "HTTPInternalServerError",
+    "HTTPLengthRequired",
     "HTTPMethodNotAllowed",
+    "HTTPMisdirectedRequest",
+    "HTTPMove",
+    "HTTPMovedPermanently",
+    "HTTPMultipleChoices",
+    "HTTPNetworkAuthenticationRequired",
+    "HTTPNoContent",
+    "HTTPNonAuthoritativeInformation",
+    "HTTPNotAcceptable",
+    "HTTPNotExtended",
     "HTTPNotFound",
+    "HTTPNotImplemented",
+    "HTTPNotModified",
+    "HTTPOk",
+    "HTTPPartialContent",
+    "HTTPPaymentRequired",
+    "HTTPPermanentRedirect",
+    "HTTPPreconditionFailed",
+    "HTTPPreconditionRequired",
+    "HTTPProxyAuthenticationRequired",
+    "HTTPRedirection",
     "HTTPRequestEntityTooLarge",
+    "HTTPRequestHeaderFieldsTooLarge",
+    "HTTPRequestRangeNotSatisfiable",
+    "HTTPRequestTimeout",
+    "HTTPRequestURITooLong",
+    "HTTPResetContent",
+    "HTTPSeeOther",
+    "HTTPServerError",
     "HTTPServiceUnavailable",
+    "HTTPSuccessful",
+    "HTTPTemporaryRedirect",
+    "HTTPTooManyRequests",
+    "HTTPUnauthorized",
+    "HTTPUnavailableForLegalReasons",
     "HTTPUnprocessableEntity",
     "HTTPUnsupportedMediaType",
+    "HTTPUpgradeRequired",
+    "HTTPUseProxy",
+    "HTTPVariantAlsoNegotiates",
+    "HTTPVersionNotSupported",
 ]
 
 
@@ -75,19 +124,132 @@ class HTTPException(Exception):
         return f"<{type(self).__name__} status={self.status}>"
 
 
-class HTTPBadRequest(HTTPException):
+# -- the families, as aiohttp has them ------------------------------------------------------
+
+
+class HTTPError(HTTPException):
+    """4xx and 5xx."""
+
+
+class HTTPClientError(HTTPError):
     status_code = 400
 
 
-class HTTPForbidden(HTTPException):
+class HTTPServerError(HTTPError):
+    status_code = 500
+
+
+class HTTPSuccessful(HTTPException):
+    """2xx, raised or returned as an answer like any other."""
+
+    status_code = 200
+
+
+class HTTPRedirection(HTTPException):
+    status_code = 300
+
+
+class HTTPMove(HTTPRedirection):
+    """A redirect: ``location`` is required and sent as the ``Location`` header."""
+
+    def __init__(self, location: str, **kwargs: object) -> None:
+        if not location:
+            raise ValueError("HTTP redirects need a location to redirect to.")
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.location = str(location)
+        self.headers["Location"] = self.location
+
+
+# -- 2xx ---------------------------------------------------------------------------------------
+
+
+class HTTPOk(HTTPSuccessful):
+    status_code = 200
+
+
+class HTTPCreated(HTTPSuccessful):
+    status_code = 201
+
+
+class HTTPAccepted(HTTPSuccessful):
+    status_code = 202
+
+
+class HTTPNonAuthoritativeInformation(HTTPSuccessful):
+    status_code = 203
+
+
+class HTTPNoContent(HTTPSuccessful):
+    status_code = 204
+
+
+class HTTPResetContent(HTTPSuccessful):
+    status_code = 205
+
+
+class HTTPPartialContent(HTTPSuccessful):
+    status_code = 206
+
+
+# -- 3xx ---------------------------------------------------------------------------------------
+
+
+class HTTPMultipleChoices(HTTPMove):
+    status_code = 300
+
+
+class HTTPMovedPermanently(HTTPMove):
+    status_code = 301
+
+
+class HTTPFound(HTTPMove):
+    status_code = 302
+
+
+class HTTPSeeOther(HTTPMove):
+    status_code = 303
+
+
+class HTTPNotModified(HTTPRedirection):
+    status_code = 304
+
+
+class HTTPUseProxy(HTTPMove):
+    status_code = 305
+
+
+class HTTPTemporaryRedirect(HTTPMove):
+    status_code = 307
+
+
+class HTTPPermanentRedirect(HTTPMove):
+    status_code = 308
+
+
+# -- 4xx ---------------------------------------------------------------------------------------
+
+
+class HTTPBadRequest(HTTPClientError):
+    status_code = 400
+
+
+class HTTPUnauthorized(HTTPClientError):
+    status_code = 401
+
+
+class HTTPPaymentRequired(HTTPClientError):
+    status_code = 402
+
+
+class HTTPForbidden(HTTPClientError):
     status_code = 403
 
 
-class HTTPNotFound(HTTPException):
+class HTTPNotFound(HTTPClientError):
     status_code = 404
 
 
-class HTTPMethodNotAllowed(HTTPException):
+class HTTPMethodNotAllowed(HTTPClientError):
     """405, with the ``Allow`` header listing the methods the path does accept."""
 
     status_code = 405
@@ -99,11 +261,35 @@ class HTTPMethodNotAllowed(HTTPException):
         self.headers["Allow"] = ", ".join(sorted(self.allowed_methods))
 
 
-class HTTPConflict(HTTPException):
+class HTTPNotAcceptable(HTTPClientError):
+    status_code = 406
+
+
+class HTTPProxyAuthenticationRequired(HTTPClientError):
+    status_code = 407
+
+
+class HTTPRequestTimeout(HTTPClientError):
+    status_code = 408
+
+
+class HTTPConflict(HTTPClientError):
     status_code = 409
 
 
-class HTTPRequestEntityTooLarge(HTTPException):
+class HTTPGone(HTTPClientError):
+    status_code = 410
+
+
+class HTTPLengthRequired(HTTPClientError):
+    status_code = 411
+
+
+class HTTPPreconditionFailed(HTTPClientError):
+    status_code = 412
+
+
+class HTTPRequestEntityTooLarge(HTTPClientError):
     status_code = 413
 
     def __init__(self, max_size: int, actual_size: int | None = None, **kwargs: object) -> None:
@@ -114,20 +300,103 @@ class HTTPRequestEntityTooLarge(HTTPException):
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
 
-class HTTPUnsupportedMediaType(HTTPException):
+class HTTPRequestURITooLong(HTTPClientError):
+    status_code = 414
+
+
+class HTTPUnsupportedMediaType(HTTPClientError):
     status_code = 415
 
 
-class HTTPUnprocessableEntity(HTTPException):
+class HTTPRequestRangeNotSatisfiable(HTTPClientError):
+    status_code = 416
+
+
+class HTTPExpectationFailed(HTTPClientError):
+    status_code = 417
+
+
+class HTTPMisdirectedRequest(HTTPClientError):
+    status_code = 421
+
+
+class HTTPUnprocessableEntity(HTTPClientError):
     status_code = 422
 
 
-class HTTPInternalServerError(HTTPException):
+class HTTPFailedDependency(HTTPClientError):
+    status_code = 424
+
+
+class HTTPUpgradeRequired(HTTPClientError):
+    status_code = 426
+
+
+class HTTPPreconditionRequired(HTTPClientError):
+    status_code = 428
+
+
+class HTTPTooManyRequests(HTTPClientError):
+    status_code = 429
+
+
+class HTTPRequestHeaderFieldsTooLarge(HTTPClientError):
+    status_code = 431
+
+
+class HTTPUnavailableForLegalReasons(HTTPClientError):
+    """451, with ``Link: <link>; rel="blocked-by"`` naming who blocks it (RFC 7725)."""
+
+    status_code = 451
+
+    def __init__(self, link: str | None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.link = link
+        if link:
+            self.headers["Link"] = f'<{link}>; rel="blocked-by"'
+
+
+# -- 5xx ---------------------------------------------------------------------------------------
+
+
+class HTTPInternalServerError(HTTPServerError):
     status_code = 500
 
 
-class HTTPServiceUnavailable(HTTPException):
+class HTTPNotImplemented(HTTPServerError):
+    status_code = 501
+
+
+class HTTPBadGateway(HTTPServerError):
+    status_code = 502
+
+
+class HTTPServiceUnavailable(HTTPServerError):
     status_code = 503
+
+
+class HTTPGatewayTimeout(HTTPServerError):
+    status_code = 504
+
+
+class HTTPVersionNotSupported(HTTPServerError):
+    status_code = 505
+
+
+class HTTPVariantAlsoNegotiates(HTTPServerError):
+    status_code = 506
+
+
+class HTTPInsufficientStorage(HTTPServerError):
+    status_code = 507
+
+
+class HTTPNotExtended(HTTPServerError):
+    status_code = 510
+
+
+class HTTPNetworkAuthenticationRequired(HTTPServerError):
+    status_code = 511
 
 
 class InvalidJSONBody(HTTPBadRequest, json.JSONDecodeError):
