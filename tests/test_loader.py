@@ -137,10 +137,11 @@ ERROR_ROWS = [
         id="route-key-neither-form",
     ),
     pytest.param(
-        "routes:\n  /a: h.a\n",
+        "routes:\n  /a: h.a b\n",  # (h.a alone would be a class-based view)
         [
             "routes.yaml:2:7: routes['/a']: expected methods under the path, e.g."
-            " \"/a: {GET: module.function}\", found the text 'h.a'"
+            ' "/a: {GET: module.function}" (or a class-based view: "/a: module.SomeView"),'
+            " found the text 'h.a b'"
         ],
         id="path-key-with-scalar",
     ),

@@ -93,7 +93,8 @@ ROUTES_SHAPE_ROWS = [
         "routes:\n  /hello: GET handlers.hello.hello\n",
         [
             "routes.yaml:2:11: routes['/hello']: expected methods under the path, e.g."
-            " \"/hello: {GET: module.function}\", found the text 'GET handlers.hello.hello':"
+            ' "/hello: {GET: module.function}" (or a class-based view: "/hello: module.SomeView"),'
+            " found the text 'GET handlers.hello.hello':"
             " write '/hello: {GET: handlers.hello.hello}'"
         ],
         id="path-form-with-text",
@@ -102,7 +103,8 @@ ROUTES_SHAPE_ROWS = [
         "routes:\n  /hello:\n    - GET: handlers.hello.hello\n",
         [
             "routes.yaml:3:5: routes['/hello']: expected methods under the path, e.g."
-            " \"/hello: {GET: module.function}\", found a list: remove the '- '"
+            ' "/hello: {GET: module.function}" (or a class-based view: "/hello: module.SomeView"),'
+            " found a list: remove the '- '"
         ],
         id="path-form-with-list",
     ),

@@ -3,7 +3,7 @@
 The fixed-shape parts come from the pydantic models of schema.py, so the editor
 and the loader agree on every key; the ``routes:`` grammar, which the loader
 walks by hand, is written here the same way: ``"METHOD /path"`` keys and
-``/path`` keys holding methods, each matched by ``patternProperties``, with
+``/path`` keys holding methods (or naming a class-based view), each matched by ``patternProperties``, with
 ``additionalProperties: false`` so that a misspelled method (``GTE /users``) is
 flagged while it is typed. Two things YAML allows are allowed here too: every
 number and boolean may be written as ``${VAR}`` (interpolated when loaded), and
@@ -50,9 +50,18 @@ def routes_schema() -> dict[str, Any]:
         "patternProperties": {
             rf"^(?:{method})\s+/\S*$": {"$ref": "#/definitions/Route"},
             r"^/\S*$": {
-                "type": "object",
-                "patternProperties": {rf"^(?:{method})$": {"$ref": "#/definitions/Route"}},
-                "additionalProperties": False,
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "patternProperties": {rf"^(?:{method})$": {"$ref": "#/definitions/Route"}},
+                        "additionalProperties": False,
+                    },
+                    {
+                        "description": "A class-based view (a web.View subclass): every method it defines.",
+                        "type": "string",
+                        "pattern": DOTTED_PATTERN,
+                    },
+                ]
             },
         },
         "additionalProperties": False,

@@ -16,6 +16,7 @@ Importing handlers is not done here (see resolve.py).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -28,13 +29,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Issue, Location, MissingFileError, RouteError, in_file_order
-from ..web.router import Router, check_method, parse_pattern
-from .schema import RouteOptions, RoutesFile, ServiceSettings
+from ..web.router import ANY_METHOD, Router, check_method, parse_pattern
+from .schema import DOTTED_PATTERN, RouteOptions, RoutesFile, ServiceSettings
 from .yamldoc import Doc, Loc, compose, format_where
 from .yamlerrors import route_line_fix
 
 __all__ = ["Location", "NamedRef", "RouteSpec", "Spec", "SpecError", "load", "load_text"]
 
+_DOTTED = re.compile(DOTTED_PATTERN)
 _SHORT_KEY = re.compile(r"(?P<method>[A-Za-z*]+)\s+(?P<path>\S+)\Z")
 _LIKELY = 0.75  # a spelling at least this close to a known key is suggested alone
 _GRAMMAR = (
@@ -59,6 +61,7 @@ class RouteSpec:
     where: str  # e.g. routes['GET /hello']
     at: Location  # the route's key
     handler_at: Location  # the handler's dotted name
+    view: bool = False  # "/path: module.SomeView": the handler is a web.View class
     # Where each long-form key's value is written (for messages; not part of what the route is).
     values_at: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
@@ -317,6 +320,12 @@ def _routes(doc: Doc, raw: dict[str, Any], issues: list[Issue]) -> list[RouteSpe
         loc: Loc = ("routes", key)
         m = _SHORT_KEY.match(key)
         if key.startswith("/"):
+            if isinstance(value, str) and _DOTTED.match(value):
+                # "/path: module.SomeView": a class-based view, for every method it defines.
+                route = _route(doc, ANY_METHOD, key, value, loc, issues)
+                if route is not None:
+                    found.append(dataclasses.replace(route, view=True))
+                continue
             if not isinstance(value, dict):
                 issues.append(_path_shape(doc, loc, key, value))
                 continue
@@ -344,7 +353,10 @@ def _path_shape(doc: Doc, loc: Loc, path: str, value: Any) -> Issue:
         fix = ": remove the '- '"
     elif isinstance(value, str) and (m := re.fullmatch(r"\s*([A-Za-z]+|\*)\s+(\S+)\s*", value)):
         fix = f": write '{path}: {{{m[1]}: {m[2]}}}'"
-    what = f'expected methods under the path, e.g. "{path}: {{GET: module.function}}", found {_found(value)}'
+    what = (
+        f'expected methods under the path, e.g. "{path}: {{GET: module.function}}"'
+        f' (or a class-based view: "{path}: module.SomeView"), found {_found(value)}'
+    )
     return doc.value_at(loc).issue(format_where(loc), what + fix)
 
 
@@ -376,7 +388,7 @@ def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list
         raw = data["response"]
         values_at += [(f"response.{int(k)}", doc.value_at((*loc, "response", k))) for k in raw]
     return RouteSpec(
-        upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc), tuple(values_at)
+        upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc), values_at=tuple(values_at)
     )
 
 

@@ -7,6 +7,7 @@ name is resolved before the first error is raised, so one run lists them all.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.machinery
 import os
@@ -22,6 +23,7 @@ from ..web.models import is_model, with_models
 from ..web.request import Request
 from ..web.response import Response, StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
+from ..web.views import is_view
 from .loader import Location, RouteSpec, Spec, SpecError, load
 from .openapi import DescribedRoute, render
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
@@ -151,7 +153,18 @@ class _Resolved:
     issues: list[Issue]
 
 
-def _described(route: RouteSpec, handler: Any, models: dict[str, Any]) -> DescribedRoute:
+def _described(route: RouteSpec, handler: Any, models: dict[str, Any]) -> list[DescribedRoute]:
+    """The route as the API description sees it: a view, as one operation per method it has."""
+    if is_view(handler):
+        methods = sorted(handler.allowed_methods() - {"HEAD", "OPTIONS"})
+        return [
+            _operation(dataclasses.replace(route, method=m), getattr(handler, m.lower()), models)
+            for m in methods
+        ]
+    return [_operation(route, handler, models)]
+
+
+def _operation(route: RouteSpec, handler: Any, models: dict[str, Any]) -> DescribedRoute:
     options = route.options
     response = options.response
     if isinstance(response, str):
@@ -201,13 +214,31 @@ def _resolve(spec: Spec) -> _Resolved:
             return None
         return found
 
+    def view(dotted: str, at: Location, where: str) -> Any:
+        try:
+            found = import_dotted(dotted)
+        except ResolveError as exc:
+            issues.append(at.issue(where, str(exc)))
+            return None
+        if not is_view(found):
+            what = (
+                f"{dotted} is not a web.View class: '/path: name' names a class-based view;"
+                " for a function, write 'GET /path: name' or '/path: {GET: name}'"
+            )
+            issues.append(at.issue(where, what))
+            return None
+        return found
+
     routes: list[RouteDef] = []
     described: list[DescribedRoute] = []
     for route in spec.routes:
-        handler = resolve(route.handler, route.handler_at, route.where, ("request",))
+        if route.view:
+            handler = view(route.handler, route.handler_at, route.where)
+        else:
+            handler = resolve(route.handler, route.handler_at, route.where, ("request",))
         models = {key: model(name, at, f"{route.where}.{key}") for key, name, at in route.model_names()}
         if handler is not None:
-            described.append(_described(route, handler, models))
+            described += _described(route, handler, models)
             # The route's pipeline, composed once: models first (a 4xx needs no
             # handler time), inside the timeout that bounds the whole answer.
             body, query = models.get("body"), models.get("query")

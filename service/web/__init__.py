@@ -17,8 +17,22 @@ from .httpexc import *  # noqa: F403  (every HTTP exception: the family is liste
 from .multidict import CIMultiDict, MultiDict
 from .request import HttpVersion, Request
 from .response import Response, StreamResponse, json_response
-from .routedef import Handler, RouteDef, RouteTableDef
+from .routedef import (
+    Handler,
+    RouteDef,
+    RouteTableDef,
+    delete,
+    get,
+    head,
+    options,
+    patch,
+    post,
+    put,
+    route,
+    view,
+)
 from .router import Route, Router
+from .views import View
 
 __all__ = [
     "Application",
@@ -40,8 +54,18 @@ __all__ = [
     "Server",
     "ServiceError",
     "StreamResponse",
+    "View",
+    "delete",
+    "get",
+    "head",
     "json_response",
     "middleware",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "route",
     "run_app",
+    "view",
     *httpexc.__all__,
 ]

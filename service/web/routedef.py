@@ -15,7 +15,20 @@ if TYPE_CHECKING:
     from .request import Request
     from .response import StreamResponse
 
-__all__ = ["Handler", "RouteDef", "RouteTableDef"]
+__all__ = [
+    "Handler",
+    "RouteDef",
+    "RouteTableDef",
+    "delete",
+    "get",
+    "head",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "route",
+    "view",
+]
 
 Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 _H = TypeVar("_H", bound=Callable[..., Any])
@@ -66,6 +79,10 @@ class RouteTableDef(Sequence[RouteDef]):
     def options(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
         return self.route("OPTIONS", path, name=name)
 
+    def view(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
+        """Decorate a ``web.View`` class: it answers every method it defines at ``path``."""
+        return self.route("*", path, name=name)
+
     @overload
     def __getitem__(self, index: int) -> RouteDef: ...
     @overload
@@ -81,3 +98,44 @@ class RouteTableDef(Sequence[RouteDef]):
 
     def __repr__(self) -> str:
         return f"<RouteTableDef count={len(self._items)}>"
+
+
+# -- aiohttp's route helpers: web.get("/", handler) and the like, for app.add_routes([...]) --
+
+
+def route(method: str, path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef(method, path, handler, name)
+
+
+def get(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    """A GET route (it answers HEAD too, as every GET route does here)."""
+    return RouteDef("GET", path, handler, name)
+
+
+def head(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef("HEAD", path, handler, name)
+
+
+def post(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef("POST", path, handler, name)
+
+
+def put(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef("PUT", path, handler, name)
+
+
+def patch(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef("PATCH", path, handler, name)
+
+
+def delete(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef("DELETE", path, handler, name)
+
+
+def options(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+    return RouteDef("OPTIONS", path, handler, name)
+
+
+def view(path: str, handler: Any, *, name: str | None = None) -> RouteDef:
+    """A ``web.View`` class at ``path``, for every method it defines."""
+    return RouteDef("*", path, handler, name)

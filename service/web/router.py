@@ -289,6 +289,10 @@ class Router:
     def add_options(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
         return self.add_route("OPTIONS", path, handler, name=name)
 
+    def add_view(self, path: str, handler: Any, *, name: str | None = None) -> Route:
+        """A ``web.View`` class at ``path``: registered for every method (it answers 405 itself)."""
+        return self.add_route(ANY_METHOD, path, handler, name=name)
+
     def routes(self) -> tuple[Route, ...]:
         return tuple(self._routes)
 
