@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
+from .cookies import parse_cookie_header
 from .httpexc import HTTPRequestEntityTooLarge, InvalidJSONBody
 from .multidict import CIMultiDict, MultiDict
 
@@ -192,6 +194,12 @@ class Request(MutableMapping[str, Any]):
             if key.strip().lower() == "charset":
                 return value.strip().strip('"').lower() or None
         return None
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The request's cookies (its ``Cookie`` fields), name -> value, read when asked."""
+        fields = [v.decode("latin-1") for n, v in self._raw_headers if len(n) == 6 and n.lower() == b"cookie"]
+        return MappingProxyType(parse_cookie_header("; ".join(fields)) if fields else {})
 
     @property
     def content_length(self) -> int | None:

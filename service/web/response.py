@@ -19,10 +19,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from email.utils import formatdate
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .cookies import cookie_name, set_cookie_value
 from .multidict import CIMultiDict
 
 if TYPE_CHECKING:
@@ -184,6 +187,76 @@ class StreamResponse:
         if self._headers is None:
             self._headers = CIMultiDict()
         return self._headers
+
+    # -- cookies (cookies.py): Set-Cookie fields, one per name -----------------------
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        expires: str | datetime | None = None,
+        domain: str | None = None,
+        max_age: int | str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        version: str | None = None,  # (RFC 2109's; ignored by browsers: accepted, not sent)
+        samesite: str | None = None,
+        partitioned: bool | None = None,
+    ) -> None:
+        """Set the cookie ``name`` (replacing one set before); aiohttp's signature."""
+        line = set_cookie_value(
+            name,
+            value,
+            expires=expires,
+            domain=domain,
+            max_age=max_age,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+        self._replace_cookie(name, line)
+
+    def del_cookie(
+        self,
+        name: str,
+        *,
+        domain: str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Tell the client to forget ``name``: an empty value, expired (as aiohttp does)."""
+        line = set_cookie_value(
+            name,
+            "",
+            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            max_age=0,
+            domain=domain,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+        self._replace_cookie(name, line)
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The cookies set so far: name -> its ``Set-Cookie`` value (read-only)."""
+        fields = self._headers.getall("Set-Cookie", []) if self._headers else []
+        return MappingProxyType({cookie_name(line): line for line in fields})
+
+    def _replace_cookie(self, name: str, line: str) -> None:
+        headers = self.headers
+        others = [v for v in headers.getall("Set-Cookie", []) if cookie_name(v) != name]
+        if "Set-Cookie" in headers:
+            del headers["Set-Cookie"]
+        for other in others:
+            headers.add("Set-Cookie", other)
+        headers.add("Set-Cookie", line)
 
     def set_status(self, status: int, reason: str | None = None) -> None:
         self.status = status
