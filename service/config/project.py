@@ -12,7 +12,7 @@ import hashlib
 import importlib.machinery
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,12 @@ class _Resolved:
     issues: list[Issue]
 
 
+def _must(found: Any, test: Callable[[Any], bool], what: str) -> Any:
+    if not test(found):
+        raise ResolveError(what)
+    return found
+
+
 def _described(route: RouteSpec, handler: Any, models: dict[str, Any]) -> list[DescribedRoute]:
     """The route as the API description sees it: a view, as one operation per method it has."""
     if is_view(handler):
@@ -193,41 +199,32 @@ def _resolve(spec: Spec) -> _Resolved:
     add_to_path(spec.base_dir)
     issues: list[Issue] = []
 
-    def resolve(dotted: str, at: Location, where: str, args: tuple[str, ...]) -> Any:
+    def imported(dotted: str, at: Location, where: str, check: Callable[[Any], Any]) -> Any:
+        """``dotted`` imported and passed through ``check``; a ResolveError is collected."""
         try:
-            return check_async_callable(import_dotted(dotted), dotted, args)
+            return check(import_dotted(dotted))
         except ResolveError as exc:
             issues.append(at.issue(where, str(exc)))
             return None
+
+    def resolve(dotted: str, at: Location, where: str, args: tuple[str, ...]) -> Any:
+        return imported(dotted, at, where, lambda found: check_async_callable(found, dotted, args))
 
     def model(dotted: str, at: Location, where: str) -> Any:
-        try:
-            found = import_dotted(dotted)
-        except ResolveError as exc:
-            issues.append(at.issue(where, str(exc)))
-            return None
-        if not is_model(found):
-            what = (
-                f"{dotted} is {type(found).__name__}, not a pydantic model (a class deriving from BaseModel)"
-            )
-            issues.append(at.issue(where, what))
-            return None
-        return found
+        what = "not a pydantic model (a class deriving from BaseModel)"
+        return imported(
+            dotted,
+            at,
+            where,
+            lambda found: _must(found, is_model, f"{dotted} is {type(found).__name__}, {what}"),
+        )
 
     def view(dotted: str, at: Location, where: str) -> Any:
-        try:
-            found = import_dotted(dotted)
-        except ResolveError as exc:
-            issues.append(at.issue(where, str(exc)))
-            return None
-        if not is_view(found):
-            what = (
-                f"{dotted} is not a web.View class: '/path: name' names a class-based view;"
-                " for a function, write 'GET /path: name' or '/path: {GET: name}'"
-            )
-            issues.append(at.issue(where, what))
-            return None
-        return found
+        what = (
+            f"{dotted} is not a web.View class: '/path: name' names a class-based view;"
+            " for a function, write 'GET /path: name' or '/path: {GET: name}'"
+        )
+        return imported(dotted, at, where, lambda found: _must(found, is_view, what))
 
     routes: list[RouteDef] = []
     described: list[DescribedRoute] = []
