@@ -12,7 +12,7 @@ from ..errors import ConfigError, Issue, ProtocolError, RouteError, ServiceError
 from ..http.server import Server, run_app
 from ..http.wire import Limits
 from . import httpexc
-from .app import Application, middleware
+from .app import AppKey, Application, middleware
 from .httpexc import *  # noqa: F403  (every HTTP exception: the family is listed in httpexc.__all__)
 from .multidict import CIMultiDict, MultiDict
 from .request import HttpVersion, Request
@@ -35,6 +35,7 @@ from .router import Route, Router
 from .views import View
 
 __all__ = [
+    "AppKey",
     "Application",
     "CIMultiDict",
     "ConfigError",

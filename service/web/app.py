@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
+from typing import Any, Generic, TypeVar, overload
 
 from ..defaults import CLIENT_MAX_SIZE
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
@@ -30,6 +30,30 @@ error_log = logging.getLogger("service.error")
 
 Middleware = Callable[[Request, Handler], Awaitable[StreamResponse]]
 Hook = Callable[["Application"], Awaitable[None]]
+CleanupContext = Callable[["Application"], AsyncIterator[None]]
+_T = TypeVar("_T")
+
+
+class AppKey(Generic[_T]):
+    """A typed key for app state, as aiohttp's: ``DB = web.AppKey("db", Database)``;
+    ``app[DB]`` is then typed ``Database``. Keys compare by identity, so two
+    modules' keys of the same name never collide."""
+
+    __slots__ = ("_name", "_type")
+
+    def __init__(self, name: str, t: type[_T] | None = None) -> None:
+        self._name = name
+        self._type = t
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        kind = f", type={self._type.__qualname__}" if self._type is not None else ""
+        return f"<AppKey({self._name!r}{kind})>"
+
+
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 
@@ -149,7 +173,11 @@ class Application(MutableMapping[str, Any]):
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.on_cleanup: list[Hook] = []
-        self._state: dict[str, Any] = {}
+        # async generators: set up before the on_startup hooks, torn down (in reverse)
+        # before the on_cleanup hooks -- as aiohttp runs them.
+        self.cleanup_ctx: list[CleanupContext] = []
+        self._contexts: list[AsyncIterator[None]] = []  # the set-up ones, to tear down
+        self._state: dict[str | AppKey[Any], Any] = {}
         self._frozen = False
         self._not_found: Handler = _not_found
 
@@ -184,6 +212,10 @@ class Application(MutableMapping[str, Any]):
     # -- lifecycle ----------------------------------------------------------------
     async def startup(self) -> None:
         self.freeze()
+        for context in self.cleanup_ctx:
+            iterator = context(self)
+            await anext(iterator)  # its setup; an error here stops the startup
+            self._contexts.append(iterator)  # (only what was set up is torn down)
         for hook in self.on_startup:
             await hook(self)
 
@@ -192,8 +224,26 @@ class Application(MutableMapping[str, Any]):
             await hook(self)
 
     async def cleanup(self) -> None:
+        """Tear down the cleanup contexts (last first), then run the on_cleanup hooks.
+
+        Every teardown runs even if one fails; the failures are raised together after."""
+        errors: list[Exception] = []
+        while self._contexts:
+            iterator = self._contexts.pop()
+            try:
+                await anext(iterator)
+            except StopAsyncIteration:
+                continue
+            except Exception as exc:
+                errors.append(exc)
+                continue
+            errors.append(RuntimeError(f"{iterator!r} has more than one 'yield'"))
         for hook in self.on_cleanup:  # registration order, as aiohttp
             await hook(self)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ExceptionGroup("errors while tearing down the cleanup contexts", errors)
 
     # -- the handler error boundary ------------------------------------------------
     def _miss(self, request: Request, allowed: frozenset[str]) -> Handler:
@@ -244,18 +294,31 @@ class Application(MutableMapping[str, Any]):
         )
         return internal_error()
 
-    # -- state mapping ------------------------------------------------------------------
-    def __getitem__(self, key: str) -> Any:
+    # -- state mapping (str keys, or typed AppKeys) ------------------------------------
+    @overload
+    def __getitem__(self, key: AppKey[_T]) -> _T: ...
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | AppKey[Any]) -> Any:
         return self._state[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    @overload
+    def get(self, key: AppKey[_T], default: None = None) -> _T | None: ...
+    @overload
+    def get(self, key: AppKey[_T], default: _T) -> _T: ...
+    @overload
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str | AppKey[Any], default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    def __setitem__(self, key: str | AppKey[Any], value: Any) -> None:
         self._state[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: str | AppKey[Any]) -> None:
         del self._state[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
+        return iter(self._state)  # type: ignore[arg-type]  # (AppKeys too, as aiohttp's)
 
     def __len__(self) -> int:
         return len(self._state)
