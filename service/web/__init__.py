@@ -15,6 +15,7 @@ from . import httpexc
 from .app import AppKey, Application, middleware
 from .httpexc import *  # noqa: F403  (every HTTP exception: the family is listed in httpexc.__all__)
 from .multidict import CIMultiDict, MultiDict
+from .normalize import normalize_path_middleware
 from .request import HttpVersion, Request
 from .response import Response, StreamResponse, json_response
 from .routedef import (
@@ -61,6 +62,7 @@ __all__ = [
     "head",
     "json_response",
     "middleware",
+    "normalize_path_middleware",
     "options",
     "patch",
     "post",
