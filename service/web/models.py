@@ -24,8 +24,8 @@ A route that names no model gets its bare handler: nothing here runs for it.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -33,13 +33,12 @@ from pydantic import BaseModel, ValidationError
 
 from .request import Request
 from .response import Response, StreamResponse, reason_phrase
+from .routedef import Handler
 
 __all__ = ["PROBLEM_JSON", "is_model", "problem", "with_models"]
 
 PROBLEM_JSON = "application/problem+json"
 _INTEGRAL_BOUND = 2**63  # 1e999999 stays a float: its int would cost a megabyte of digits
-
-Handler = Callable[[Request], Awaitable[StreamResponse]]
 
 
 def is_model(value: object) -> bool:
@@ -144,8 +143,4 @@ def with_models(handler: Handler, body: type[BaseModel] | None, query: type[Base
                 return problem(422, "the body does not match the route's body model", errors)
         return await handler(request)
 
-    validated.__name__ = getattr(handler, "__name__", "validated")
-    validated.__qualname__ = getattr(handler, "__qualname__", validated.__name__)
-    validated.__module__ = getattr(handler, "__module__", __name__)
-    validated.__doc__ = getattr(handler, "__doc__", None)
-    return validated
+    return functools.update_wrapper(validated, handler)  # it says whose it is (names, docstring)

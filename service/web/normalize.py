@@ -11,17 +11,16 @@ request that matched a route is passed on untouched: this runs only on misses.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
-from .app import middleware
+from .app import Middleware, middleware
 from .httpexc import HTTPMove, HTTPPermanentRedirect
 from .request import Request
 from .response import StreamResponse
+from .routedef import Handler
 
 __all__ = ["normalize_path_middleware"]
 
 _SLASHES = re.compile(r"//+")
-Middleware = Callable[[Request, Callable[[Request], Awaitable[StreamResponse]]], Awaitable[StreamResponse]]
 
 
 def normalize_path_middleware(
@@ -47,9 +46,7 @@ def normalize_path_middleware(
         return found
 
     @middleware
-    async def normalize(
-        request: Request, handler: Callable[[Request], Awaitable[StreamResponse]]
-    ) -> StreamResponse:
+    async def normalize(request: Request, handler: Handler) -> StreamResponse:
         if request.route is None:  # no route matched: a 404 or 405 is coming
             router = request.app.router
             raw = request.raw_path.partition("?")[0]  # the Location keeps the path as sent

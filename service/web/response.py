@@ -230,7 +230,7 @@ class StreamResponse:
         samesite: str | None = None,
     ) -> None:
         """Tell the client to forget ``name``: an empty value, expired (as aiohttp does)."""
-        line = set_cookie_value(
+        self.set_cookie(
             name,
             "",
             expires="Thu, 01 Jan 1970 00:00:00 GMT",
@@ -241,7 +241,6 @@ class StreamResponse:
             httponly=httponly,
             samesite=samesite,
         )
-        self._replace_cookie(name, line)
 
     @property
     def cookies(self) -> Mapping[str, str]:
