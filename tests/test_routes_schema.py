@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft7Validator
-from serving import REPO
+from serving import REPO, run_service
 
 from service.config.jsonschema import render, routes_schema
 from service.config.loader import load_text
@@ -112,3 +114,18 @@ def test_an_invalid_file_fails_the_loader_and_the_schema(text: str) -> None:
 def test_the_committed_schema_is_json_with_sorted_keys() -> None:
     text = (REPO / "routes.schema.json").read_text(encoding="utf-8")
     assert json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n" == text
+
+
+def test_the_mistakes_example_prints_what_the_page_shows(tmp_path: Path) -> None:
+    # docs/routes-yaml.md's "Mistakes are reported" example, checked beside the example's handlers.
+    text = (REPO / "docs" / "routes-yaml.md").read_text(encoding="utf-8")
+    section = text.split("## Mistakes are reported", 1)[1]
+    routes = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    console = re.search(r"```console\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    command, *expected = console.splitlines()
+    assert command == "$ python -m service check"
+    shutil.copytree(REPO / "handlers", tmp_path / "handlers")
+    (tmp_path / "routes.yaml").write_text(routes, encoding="utf-8")
+    result = run_service(tmp_path, "check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == expected
