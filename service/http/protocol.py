@@ -458,6 +458,13 @@ class HttpProtocol(asyncio.Protocol):
         if self._phase < STOPPED:
             self._reading.resume()
 
+    def pause_reading(self) -> None:
+        self._reading.pause()
+
+    def resume_reading(self) -> None:
+        if self._phase < STOPPED:
+            self._reading.resume()
+
     def write(self, data: bytes) -> None:
         self._sender.write(data)  # after the deferred whole answers before it
 

@@ -63,6 +63,7 @@ class RequestReader:
         "_content_length",
         "_transfer_encoding",
         "_expect_continue",
+        "_coding",
         "_connection_seen",
         "_host_count",
         "current",
@@ -88,6 +89,7 @@ class RequestReader:
         self._content_length: int | None = None
         self._transfer_encoding: bytes | None = None  # every Transfer-Encoding value, joined
         self._expect_continue = False
+        self._coding: bytes | None = None  # every Content-Encoding value, joined
         self._connection_seen = False  # a Connection or Proxy-Connection field (see on_headers_complete)
         self._host_count = 0
         self.current: Request | None = None  # the request whose body is being parsed
@@ -231,10 +233,15 @@ class RequestReader:
             self._transfer_encoding = value if te is None else te + b"," + value
         elif size == 6 and name.lower() == b"expect":
             self._expect_continue = value.lower() == b"100-continue"
-        elif (size == 10 and name.lower() == b"connection") or (
-            size == 16 and name.lower() == b"proxy-connection"  # llhttp reads it as Connection
-        ):
-            self._connection_seen = True
+        elif size == 10:
+            if name.lower() == b"connection":
+                self._connection_seen = True
+        elif size == 16:
+            lower = name.lower()
+            if lower == b"proxy-connection":  # llhttp reads it as Connection
+                self._connection_seen = True
+            elif lower == b"content-encoding":  # decoded when the body is read (streams.py)
+                self._coding = value if self._coding is None else self._coding + b"," + value
 
     def _on_trailer(self, name: bytes, value: bytes) -> None:
         """A trailer field after a chunked body (RFC 9112 7.1.2): bounded, then dropped.
@@ -301,15 +308,15 @@ class RequestReader:
                 if version is not HTTP11:  # RFC 9112 section 6.1: faulty framing in 1.0
                     raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
                 check_transfer_encoding(self._transfer_encoding)  # type: ignore[arg-type]
-            limit = app.client_max_size
-            if length is not None and limit is not None and length > limit:
-                raise ProtocolError(413, f"request body is larger than the limit of {limit} bytes")
+            # (A declared length over client_max_size is not refused here: that limit
+            # is for whole reads, and a handler may stream the body; read() refuses it.)
             expect_continue = self._expect_continue and version == HTTP11
             self._content_length = self._transfer_encoding = None
             self._expect_continue = False
             has_body = bool(length) or chunked
         else:
             has_body = False
+        coding = self._coding
         raw_method = parser.get_method()
         request = Request(
             METHOD_NAMES.get(raw_method) or method_name(raw_method),
@@ -331,6 +338,9 @@ class RequestReader:
         self._header_bytes = 0
         if has_body:  # PERF: a request without one is complete already
             self.current = request
+        if coding is not None:
+            request.coding = coding
+            self._coding = None
         self._queue.append(request)
         self.url = b""  # last: an empty target here says the request is queued (_read_failed)
 

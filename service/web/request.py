@@ -4,13 +4,27 @@ The connection hands over raw pieces (method, target bytes, header pairs as
 bytes); headers, query and body become Python objects only when a handler asks
 (PERF: most handlers read one or two of them, many none).
 
-The connection delivers the body through its side of the request, nothing a
-handler calls: ``feed_body()`` each piece (held up to the application's
-``client_max_size``), ``end_body()`` once no more comes (with an error if it
-failed), and ``body_done`` / ``body_size`` to ask where it is. ``read()`` waits
-for the end of it. (PERF: the body's state lives here, not in an object of its
-own: one more object per request with a body measured ~4% of POST /echo.) A
-request sent with ``Expect: 100-continue`` gets its ``100 Continue`` only when
+The body has one buffer, here, which the connection fills and its readers drain:
+
+- the connection calls ``feed_body()`` with each piece, ``end_body()`` once no
+  more comes (with an error if it failed), and asks ``body_done`` / ``body_size``;
+- ``read()`` (and ``text()``, ``json()``, ``post()``) takes the body whole, up to
+  the application's ``client_max_size`` (413 past it: a declared length is refused
+  at once, a chunked body as it grows);
+- ``content`` (streams.py) is a stream over the same buffer for bodies of any
+  size: it takes what is buffered with ``take_body()`` and waits with
+  ``wait_body()``; ``client_max_size`` does not apply to it.
+
+Flow control is one number, ``_cap``: the body size at which ``feed_body`` has to
+look up from its append (``_over_cap``). Until a reader drains the buffer that is
+``HIGH_WATER`` bytes past what was taken, and reading from the socket pauses
+there, so a slow reader of a large upload holds at most about that much; a
+stream waiting for a piece lowers it to wake on the next one; a whole read raises
+it to the limit. (PERF: the body's state lives here, not in an object of its own:
+one more object per request with a body measured ~4% of POST /echo. A request
+whose handler never reads a stream pays one comparison per piece.)
+
+A request sent with ``Expect: 100-continue`` gets its ``100 Continue`` only when
 the handler first asks for the body, so a handler that answers without reading
 never makes the client upload. The request reaches its connection only through
 ``Connection``, the narrow interface declared below.
@@ -33,8 +47,12 @@ if TYPE_CHECKING:
     from .app import Application
     from .response import StreamResponse, Writer
     from .router import Route
+    from .streams import BodyStream
 
-__all__ = ["HttpVersion", "Request"]
+__all__ = ["HIGH_WATER", "HttpVersion", "Request"]
+
+# Bytes of body held before reading from the socket pauses (aiohttp pauses at 128 KiB).
+HIGH_WATER = 256 * 1024
 
 M = TypeVar("M")
 VALIDATED_KEY = "service.validated"  # in the request's state: {model class: what it validated}
@@ -62,6 +80,14 @@ class Connection(Protocol):
 
     def want_body(self, request: Request, expect_continue: bool) -> None:
         """A handler waits for ``request``'s body: say ``100 Continue`` if asked, read on."""
+        ...
+
+    def pause_reading(self) -> None:
+        """The body buffer is full: read no more from the socket for now."""
+        ...
+
+    def resume_reading(self) -> None:
+        """The body buffer was drained: read again (unless the connection has stopped)."""
         ...
 
     @property
@@ -97,6 +123,10 @@ class Request(MutableMapping[str, Any]):
         "_body",
         "_expect_continue",
         "_content_length",
+        "_cap",
+        "_whole",
+        "_stream",
+        "coding",
     )
 
     def __init__(
@@ -137,6 +167,10 @@ class Request(MutableMapping[str, Any]):
         self._body: bytes | None = None if has_body else b""  # once read whole
         self._expect_continue = expect_continue
         self._content_length = content_length
+        self._cap = HIGH_WATER  # feed_body looks up past this size (see the module docstring)
+        self._whole = False  # read() is taking the body whole
+        self._stream: BodyStream | None = None
+        self.coding: bytes | None = None  # its Content-Encoding, if it has one (the reader notes it)
 
     # -- the request line and headers -------------------------------------------
     @property
@@ -216,6 +250,14 @@ class Request(MutableMapping[str, Any]):
 
     @property
     def can_read_body(self) -> bool:
+        """Some of the body is still to be read (aiohttp's)."""
+        if self._stream is not None:
+            return not self._stream.at_eof()
+        return self.body_pending
+
+    @property
+    def body_pending(self) -> bool:
+        """More of the body is buffered here or still to come."""
         return not self._body_done or bool(self._parts)
 
     @property
@@ -224,19 +266,37 @@ class Request(MutableMapping[str, Any]):
 
     # -- the body, as the connection delivers it (not for handlers) -----------------
     def feed_body(self, chunk: bytes) -> bool:
-        """A piece of the body arrived. False once past ``client_max_size``: the body
-        has then failed with 413 and the connection stops reading it."""
+        """A piece of the body arrived. False once a whole read passes ``client_max_size``:
+        the body has then failed with 413 and the connection stops reading it."""
         if self._body_error is not None:
             return False
         size = self._body_size = self._body_size + len(chunk)
-        limit = self.app.client_max_size
-        if limit is not None and size > limit:
-            self.end_body(HTTPRequestEntityTooLarge(limit, size))
-            return False
         if self._parts is None:
             self._parts = [chunk]
         else:
             self._parts.append(chunk)
+        if size > self._cap:
+            return self._over_cap(size)
+        return True
+
+    def _over_cap(self, size: int) -> bool:
+        """The body passed ``_cap``: past the limit of a whole read, a stream's wake-up, or
+        a full buffer (see the module docstring)."""
+        if self._whole:
+            limit = self.app.client_max_size
+            if limit is not None and size > limit:
+                self.end_body(HTTPRequestEntityTooLarge(limit, size))
+                return False
+            return True
+        waiter = self._body_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # a stream waits for this piece
+        held = sum(map(len, self._parts or ()))
+        if held > HIGH_WATER:
+            self._conn.pause_reading()  # resumed when a reader takes the buffer (take_body)
+            self._cap = size
+        else:
+            self._cap = size - held + HIGH_WATER
         return True
 
     def end_body(self, error: Exception | None = None) -> None:
@@ -259,11 +319,65 @@ class Request(MutableMapping[str, Any]):
         """Bytes of the body received so far."""
         return self._body_size
 
+    # -- the body, as its stream drains it (streams.py) -------------------------------
+    def take_body(self) -> list[bytes]:
+        """The pieces buffered so far, handed over; reading goes on if it had paused.
+
+        Raises the body's error once no piece is left before it.
+        """
+        parts = self._parts
+        if parts is None:
+            if self._body_error is not None:
+                raise self._body_error
+            return []
+        self._parts = None
+        self._cap = self._body_size + HIGH_WATER
+        if not self._body_done:
+            self._conn.resume_reading()
+        return parts
+
+    def too_large(self, limit: int, size: int) -> HTTPRequestEntityTooLarge:
+        """The 413 for a whole read past ``limit``; the connection closes after its answer
+        (the rest of the body may still be on its way: RFC 9110 section 15.5.14)."""
+        self.keep_alive = False
+        return HTTPRequestEntityTooLarge(limit, size)
+
+    async def wait_body(self) -> None:
+        """Wait until another piece arrives or the body ends (``body_timeout`` applies)."""
+        if self._body_done or self._parts:
+            return
+        expect_continue, self._expect_continue = self._expect_continue, False
+        self._conn.want_body(self, expect_continue)
+        self._cap = self._body_size  # the next piece goes through _over_cap, which wakes us
+        self._body_waiter = asyncio.get_running_loop().create_future()
+        await self._body_waiter
+
+    @property
+    def content(self) -> BodyStream:
+        """The body as a stream (aiohttp's ``StreamReader``), for bodies of any size."""
+        stream = self._stream
+        if stream is None:
+            from .streams import BodyStream  # (a cycle at import time: streams uses Request's errors)
+
+            stream = self._stream = BodyStream(self, self.coding)
+        return stream
+
     # -- the body -------------------------------------------------------------------
     async def read(self) -> bytes:
         """The whole body (waits for it). Over ``client_max_size`` raises 413."""
         if self._body is not None:
             return self._body
+        limit = self.app.client_max_size
+        if self.coding is not None or self._stream is not None:
+            # Decoded, or partly streamed already: read the rest through the stream.
+            self._body = await self.content.read_whole(limit)
+            return self._body
+        if limit is not None:
+            size = max(self._content_length or 0, self._body_size)
+            if size > limit:  # declared or received already: no need to wait for the rest
+                raise self.too_large(limit, size)
+        self._whole = True
+        self._cap = limit if limit is not None else 1 << 62
         if not self._body_done:
             expect_continue, self._expect_continue = self._expect_continue, False
             self._conn.want_body(self, expect_continue)
