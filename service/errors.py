@@ -90,8 +90,13 @@ class ListenError(ServiceError, OSError):
 
     @classmethod
     def wrap(cls, host: str, port: int, exc: OSError) -> ListenError:
+        return cls.at(f"{host}:{port}", exc)
+
+    @classmethod
+    def at(cls, address: str, exc: OSError) -> ListenError:
+        """The failure to listen on ``address`` (``host:port``, ``unix:PATH``), with the OS's reason."""
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        return cls(f"cannot serve on {host}:{port}: {reason}")
+        return cls(f"cannot serve on {address}: {reason}")
 
 
 class ProtocolError(ServiceError):

@@ -1,13 +1,18 @@
 """Serving an Application: sockets, signals and graceful shutdown.
 
 ``Server`` is the async building block (tests use it on port 0); ``run_app`` is
-the blocking front door, as in aiohttp.
+the blocking front door, as in aiohttp; runner.py shapes ``Server`` as aiohttp's
+``AppRunner`` and sites, for programs that run an app inside their own loop.
 
-Start binds the socket first, then runs ``on_startup`` hooks, then accepts: a
+One ``Server`` holds one set of connections (their limits, the shutdown wait)
+and any number of listeners (listen.py) that feed it: its own address, given to
+the constructor and opened by ``start``, and those added with ``add_listener``.
+A listener accepts only once the ``on_startup`` hooks are done (``startup``).
+``start`` binds its own address first, then runs the hooks, then accepts: a
 port in use fails before any hook has opened anything.
 
 Shutdown runs in small ordered steps (after aiohttp's runner and uvicorn):
-1. stop accepting: close the listening sockets;
+1. stop accepting: close every listening socket;
 2. run ``on_shutdown`` hooks;
 3. close idle connections now; busy ones close after the response in progress;
 4. wait for them up to ``shutdown_timeout``, then cancel handlers and drop them;
@@ -19,15 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from ..defaults import ACCESS_LOG, BACKLOG, BLOCK_WARNING, HOST, LIMIT_NAMES, LIMITS, PORT, SHUTDOWN_TIMEOUT
-from ..errors import ListenError
 from ..ops.watchdog import Watchdog
 from ..web.app import Application
+from .listen import ProtocolFactory, open_sock, open_tcp, open_unix, url_of
 from .protocol import ConnectionSet, HttpProtocol
 from .wire import Limits
 
@@ -37,7 +43,11 @@ server_log = logging.getLogger("service.server")
 
 
 class Server:
-    """Serves one ``Application`` on one listening socket."""
+    """Serves one ``Application`` on its listening sockets.
+
+    Its own address is ``path`` (a Unix socket) and/or ``sock`` (bound already)
+    when given, else ``host``:``port``.
+    """
 
     def __init__(
         self,
@@ -46,6 +56,7 @@ class Server:
         host: str = HOST,
         port: int = PORT,
         sock: socket.socket | None = None,
+        path: str | os.PathLike[str] | None = None,
         limits: Limits | None = None,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         access_log: bool = ACCESS_LOG,
@@ -58,10 +69,18 @@ class Server:
         self.port = port
         self.shutdown_timeout = shutdown_timeout
         self._sock = sock
+        self._path = path
         self._backlog = backlog
         self._reuse_port = reuse_port
         self._ctx = ConnectionSet(app, limits or LIMITS, access_log)
-        self._server: asyncio.base_events.Server | None = None
+        ctx = self._ctx
+
+        def factory() -> HttpProtocol:
+            return HttpProtocol(ctx)
+
+        self._factory: ProtocolFactory = factory
+        self._listeners: list[asyncio.Server] = []
+        self._accepting = False  # the startup hooks are done: listeners accept
         self._force = asyncio.Event()
         self._stopped = False
         self._hooks_started = False
@@ -91,44 +110,81 @@ class Server:
         if access_log is not None:
             self._ctx.access_log = access_log
 
+    @property
+    def protocol_factory(self) -> ProtocolFactory:
+        """Makes the protocol of one connection: every listener of this server is opened with it."""
+        return self._factory
+
+    @property
+    def listeners(self) -> tuple[asyncio.Server, ...]:
+        return tuple(self._listeners)
+
+    async def add_listener(self, listener: asyncio.Server) -> None:
+        """Serve on ``listener`` too: opened with ``protocol_factory`` and not yet accepting,
+        it accepts at once if the startup hooks are done, else as soon as they are."""
+        if self._stopped:
+            listener.close()
+            raise RuntimeError("the server is shut down: it takes no more listeners")
+        self._listeners.append(listener)
+        if self._accepting:
+            await listener.start_serving()
+
+    def remove_listener(self, listener: asyncio.Server) -> None:
+        """Stop accepting on ``listener``; connections it accepted are served on, as the others."""
+        self._listeners.remove(listener)
+        listener.close()
+
     async def start(self) -> None:
-        """Listen, run ``on_startup`` hooks, then accept. Logs the real address.
+        """Listen on the own address, run ``on_startup`` hooks, then accept. Logs the real address.
 
         The socket is bound before any hook runs: a port in use fails at once, with
         no pool or connection opened for nothing (and so no cleanup hook to run).
         Connections are accepted only once the hooks are done (until then a socket
         we bound refuses them; one handed to us, already listening, queues them).
         """
-        loop = asyncio.get_running_loop()
-        ctx = self._ctx
+        own = await self._open_own()
+        for listener in own:
+            await self.add_listener(listener)
+        for sock in (sock for listener in own for sock in listener.sockets):
+            if sock.family in (socket.AF_INET, socket.AF_INET6):  # the port learnt, for port 0
+                sockname = sock.getsockname()
+                self.host, self.port = str(sockname[0]), int(sockname[1])
+                break
+        await self.startup()
+        for sock in (sock for listener in own for sock in listener.sockets):
+            server_log.info("Serving on %s", url_of(sock))
 
-        def factory() -> HttpProtocol:
-            return HttpProtocol(ctx)
-
+    async def _open_own(self) -> list[asyncio.Server]:
+        """The listeners of the constructor's address, opened (not accepting); all or none."""
+        factory, backlog = self._factory, self._backlog
+        opened: list[asyncio.Server] = []
         try:
+            if self._path is not None:
+                opened.append(await open_unix(factory, self._path, backlog=backlog))
             if self._sock is not None:  # bound already (the supervisor's, shared by workers)
-                self._server = await loop.create_server(
-                    factory, sock=self._sock, backlog=self._backlog, start_serving=False
+                opened.append(await open_sock(factory, self._sock, backlog=backlog))
+            if not opened:
+                tcp = await open_tcp(
+                    factory, self.host, self.port, backlog=backlog, reuse_port=self._reuse_port or None
                 )
-            else:
-                self._server = await loop.create_server(
-                    factory,
-                    self.host,
-                    self.port,
-                    backlog=self._backlog,
-                    reuse_port=self._reuse_port or None,
-                    start_serving=False,
-                )
-        except OSError as exc:
-            raise ListenError.wrap(self.host, self.port, exc) from exc
-        sockname = self._server.sockets[0].getsockname()
-        self.host, self.port = str(sockname[0]), int(sockname[1])
+                opened.append(tcp)
+        except BaseException:
+            for listener in opened:
+                listener.close()
+            raise
+        return opened
+
+    async def startup(self) -> None:
+        """Run the ``on_startup`` hooks, then accept on every listener."""
+        if self._hooks_started:
+            raise RuntimeError("the server has started already")
         self._hooks_started = True  # from here on, shutdown runs the shutdown and cleanup hooks
         await self.app.startup()
-        await self._server.start_serving()
-        server_log.info("Serving on http://%s:%d", self.host, self.port)
+        self._accepting = True
+        for listener in self._listeners:
+            await listener.start_serving()
         if self._watchdog is not None:
-            self._watchdog.start(loop)
+            self._watchdog.start(asyncio.get_running_loop())
 
     def force(self) -> None:
         """Make a shutdown in progress skip its wait for busy connections."""
@@ -139,8 +195,9 @@ class Server:
         if self._stopped:
             return
         self._stopped = True
-        if self._server is not None:
-            self._server.close()
+        self._accepting = False
+        for listener in self._listeners:
+            listener.close()
         try:
             if self._hooks_started:  # else no startup hook ran: nothing is open for cleanup to close
                 try:
@@ -255,6 +312,7 @@ def run_app(
     host: str = HOST,
     port: int = PORT,
     sock: socket.socket | None = None,
+    path: str | os.PathLike[str] | None = None,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
     keepalive_timeout: float = LIMITS.keepalive_timeout,
     header_timeout: float = LIMITS.header_timeout,
@@ -274,6 +332,8 @@ def run_app(
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully and return.
 
+    It listens on ``host``:``port``, or instead on the Unix socket ``path`` and/or the
+    socket ``sock`` (bound already) when either is given.
     ``use_uvloop=None`` uses uvloop when it is installed. ``block_warning``: log a
     warning naming the code that blocks the event loop for longer than this many
     seconds (``None``: never). Limits and timeouts are described in the README's
@@ -289,6 +349,7 @@ def run_app(
         host=host,
         port=port,
         sock=sock,
+        path=path,
         limits=limits,
         shutdown_timeout=shutdown_timeout,
         access_log=access_log,

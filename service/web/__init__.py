@@ -9,6 +9,7 @@ handlers; ``Application`` is the error boundary for handlers.
 from __future__ import annotations
 
 from ..errors import ConfigError, Issue, ProtocolError, RouteError, ServiceError
+from ..http.runner import AppRunner, BaseRunner, BaseSite, GracefulExit, SockSite, TCPSite, UnixSite
 from ..http.server import Server, run_app
 from ..http.wire import Limits
 from . import httpexc
@@ -37,7 +38,14 @@ from .views import View
 
 __all__ = [
     "AppKey",
+    "AppRunner",
     "Application",
+    "BaseRunner",
+    "BaseSite",
+    "GracefulExit",
+    "SockSite",
+    "TCPSite",
+    "UnixSite",
     "CIMultiDict",
     "ConfigError",
     "Handler",

@@ -107,7 +107,7 @@ class _Brotli:
     __slots__ = ("_obj", "_tail")
 
     def __init__(self) -> None:
-        import brotli  # type: ignore[import-not-found, unused-ignore]  # the optional extra
+        import brotli  # type: ignore[import-untyped, import-not-found, unused-ignore]  # the optional extra
 
         self._obj = brotli.Decompressor()
         self._tail = b""  # input not given yet: brotli takes more only once its output is out
@@ -176,7 +176,7 @@ def decoder_for(coding: bytes) -> _Decoder | None:
 
 def _has_brotli() -> bool:
     try:
-        import brotli  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+        import brotli  # type: ignore[import-untyped, import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         return False
     return True
