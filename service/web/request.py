@@ -45,6 +45,7 @@ from .multidict import CIMultiDict, MultiDict
 
 if TYPE_CHECKING:
     from .app import Application
+    from .multipart import MultipartReader
     from .response import StreamResponse, Writer
     from .router import Route
     from .streams import BodyStream
@@ -401,6 +402,19 @@ class Request(MutableMapping[str, Any]):
             return loads(text)
         except ValueError as exc:  # JSONDecodeError, and what other loads() raise
             raise InvalidJSONBody(exc) from None
+
+    async def post(self) -> MultiDict:
+        """The form in the body (urlencoded or multipart; forms.py): fields as ``str``,
+        uploads as ``FileField``. Anything else is an empty form, as in aiohttp."""
+        from .forms import read_form  # PERF: only a handler that reads a form imports it
+
+        return await read_form(self)
+
+    async def multipart(self) -> MultipartReader:
+        """The multipart body, part by part, as a stream (multipart.py)."""
+        from .multipart import MultipartReader
+
+        return MultipartReader.of(self)
 
     # -- what the route's models validated (models.py) -----------------------------------
     def validated(self, model: type[M]) -> M:
