@@ -473,6 +473,41 @@ class HttpProtocol(asyncio.Protocol):
             raise ConnectionResetError("client disconnected")
         await self._sender.drain()
 
+    async def sendfile(self, file: Any, offset: int, count: int) -> int:  # file: a binary IO[bytes]
+        """Send ``count`` bytes of ``file`` from ``offset`` with the kernel's sendfile.
+
+        Returns the bytes sent: fewer than ``count`` only if the file ended first.
+        Raises NotImplementedError, having sent nothing, when the transport cannot
+        (uvloop's, TLS): the caller reads and writes the bytes itself. The file goes
+        in pieces, each of which the client must take within ``send_timeout`` (what
+        waits in the kernel is out of the Sender's sight); else it is dropped.
+        """
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("client disconnected")
+        self._sender.flush()  # the answers and the head before these bytes
+        start, end = offset, offset + count
+        while offset < end:
+            piece = min(end - offset, 262144)  # so a client taking 256 KiB per send_timeout keeps up
+            try:
+                sent = await asyncio.wait_for(
+                    self._loop.sendfile(transport, file, offset, piece, fallback=False),
+                    self._limits.send_timeout,
+                )
+            except (NotImplementedError, RuntimeError, ValueError) as exc:  # RuntimeError: no native sendfile
+                if offset > start or transport.is_closing():
+                    raise ConnectionResetError("client disconnected") from exc
+                raise NotImplementedError("this connection cannot sendfile") from exc
+            except TimeoutError:
+                self._abort()
+                raise ConnectionResetError("a piece of the file not taken in send_timeout") from None
+            except OSError as exc:  # the client went away in the middle
+                raise ConnectionResetError("client disconnected") from exc
+            offset += sent
+            if sent < piece:
+                break  # the file ended early
+        return offset - start
+
     # -- closing ---------------------------------------------------------------------------
     def _finish_connection(self) -> None:
         """Send the pending protocol error, if any, and close."""

@@ -14,6 +14,8 @@ from ..http.server import Server, run_app
 from ..http.wire import Limits
 from . import httpexc
 from .app import AppKey, Application, middleware
+from .conditional import ETag
+from .fileresponse import FileResponse
 from .httpexc import *  # noqa: F403  (every HTTP exception: the family is listed in httpexc.__all__)
 from .multidict import CIMultiDict, MultiDict
 from .normalize import normalize_path_middleware
@@ -48,6 +50,8 @@ __all__ = [
     "UnixSite",
     "CIMultiDict",
     "ConfigError",
+    "ETag",
+    "FileResponse",
     "Handler",
     "HttpVersion",
     "Issue",

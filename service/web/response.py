@@ -9,6 +9,16 @@ A ``StreamResponse`` sends its head on ``prepare()`` and its body in pieces on
 chunked transfer coding (RFC 9112 section 7.1) for HTTP/1.1 peers, or by closing
 the connection for HTTP/1.0 peers, which do not understand chunks.
 
+A body that is not bytes -- a binary file, an async iterable of bytes -- makes a
+``Response`` a ``StreamedBodyResponse`` (bodies.py) as it is made, so the bytes path
+pays nothing for it; ``write_file`` sends a file's bytes with the kernel's
+``sendfile`` when the connection can (``FileResponse``, fileresponse.py, uses it).
+A 204 or 304 has no content (RFC 9110 sections 15.3.5 and 15.4.5), so it never
+carries a body, a ``Content-Type`` or a ``Content-Length`` of its own (a 304 keeps
+one a handler declared: it tells the length a GET would get, section 8.6).
+The validators ``etag`` and ``last_modified`` are read and written through
+conditional.py (section 8.8).
+
 The connection is reached only through the small ``Writer`` protocol below, so
 this module knows nothing of sockets.
 """
@@ -18,13 +28,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from datetime import datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from .conditional import ETag, etag_field, http_date, parse_etag, parse_http_date
 from .cookies import cookie_name, set_cookie_value
 from .multidict import CIMultiDict
 
@@ -54,6 +65,7 @@ _FIELD_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 # own Transfer-Encoding could contradict it, and so could a Content-Length, which is
 # taken as the declared length instead of being sent as written.
 _FRAMING = frozenset(("content-length", "transfer-encoding"))
+_FRAMING_AND_TYPE = _FRAMING | {"content-type"}  # what a 204 or 304 never sends
 
 
 def reason_phrase(status: int) -> str:
@@ -131,6 +143,18 @@ class Writer(Protocol):
 
     def write(self, data: bytes) -> None: ...
     async def drain(self) -> None: ...
+    async def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
+        """Bytes sent by the kernel; NotImplementedError, none sent, when the connection cannot."""
+        ...
+
+
+def is_os_file(file: IO[bytes]) -> bool:
+    """Whether ``file`` is an operating-system file (what sendfile can copy from)."""
+    try:
+        file.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both of the first
+        return False
+    return True
 
 
 def check_status(status: int) -> None:
@@ -285,7 +309,51 @@ class StreamResponse:
     def content_length(self, value: int | None) -> None:
         if self.prepared:
             raise RuntimeError("cannot change Content-Length after prepare()")
+        if self._chunked and value is not None:
+            raise RuntimeError("cannot set a Content-Length once chunked encoding is enabled")
         self._content_length = value
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the body is (to be) sent in chunks (RFC 9112 section 7.1)."""
+        return self._chunked
+
+    def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
+        """Send the body in chunks: no ``Content-Length`` may be set (``chunk_size``: ignored).
+
+        A body of unknown length is chunked to HTTP/1.1 clients anyway; to an HTTP/1.0
+        client, which cannot read chunks, it ends with the connection instead.
+        """
+        if self._content_length is not None or (self._headers and "Content-Length" in self._headers):
+            raise RuntimeError("cannot enable chunked encoding when a Content-Length is set")
+        self._chunked = True
+
+    # -- validators (RFC 9110 section 8.8; conditional.py) -------------------------------
+    @property
+    def last_modified(self) -> datetime | None:
+        """``Last-Modified`` as a UTC datetime (``None`` when absent or not a date)."""
+        return parse_http_date(self._headers.get("Last-Modified") if self._headers else None)
+
+    @last_modified.setter
+    def last_modified(self, value: int | float | datetime | str | None) -> None:
+        """A datetime, a POSIX time (int or float) or an HTTP-date as written; None removes it."""
+        if value is None:
+            self.headers.pop("Last-Modified", None)
+        else:
+            self.headers["Last-Modified"] = http_date(value)
+
+    @property
+    def etag(self) -> ETag | None:
+        """``ETag`` as an ``ETag`` (``None`` when absent or malformed)."""
+        return parse_etag(self._headers.get("ETag") if self._headers else None)
+
+    @etag.setter
+    def etag(self, value: ETag | str | None) -> None:
+        """A str (a strong tag), an ``ETag`` (weak or strong), ``"*"``; None removes it."""
+        if value is None:
+            self.headers.pop("ETag", None)
+        else:
+            self.headers["ETag"] = etag_field(value)
 
     @property
     def prepared(self) -> bool:
@@ -309,15 +377,18 @@ class StreamResponse:
     def _render_head(self, keep_alive: bool, http10: bool, length: int | None) -> bytes:
         """The status line and header block, ending with the blank line."""
         parts = [_status_line(self.status, self.reason)]
-        ct = self._full_content_type()
+        # A 204 or 304 has no content, so no type either (RFC 9110 sections 8.3, 15.4.5).
+        bodyless = self.status == 204 or self.status == 304
+        ct = None if bodyless else self._full_content_type()
         if ct is not None and "content-type" not in self.headers:
             parts.append(_ct_line(ct))
+        skipped = _FRAMING_AND_TYPE if bodyless else _FRAMING
         for name, value in self.headers.items():
             if _TOKEN.fullmatch(name) is None:
                 raise ValueError(f"invalid header name {name!r}")
             _check_header_text(value)
             lowered = name.lower()
-            if lowered in _FRAMING:
+            if lowered in skipped:
                 if lowered == "transfer-encoding":
                     raise ValueError("Transfer-Encoding is the server's to set (StreamResponse chunks)")
                 continue  # Content-Length: checked against the body by the caller, written below
@@ -349,6 +420,9 @@ class StreamResponse:
             length = self._content_length = size
         status = self.status  # (a 1xx is refused by _render_head: it is no answer)
         bodyless = status in (204, 304)  # RFC 9110 section 6.4.1: never a body
+        if self._chunked and length is not None:  # enable_chunked_encoding(), then a length
+            raise RuntimeError("chunked encoding is enabled but a Content-Length is set")
+        self._chunked = False  # from here on: whether the body goes in chunks
         if length is None and not head_only and not bodyless:
             if http10:
                 keep_alive = False  # the end of the body is the end of the connection
@@ -401,6 +475,32 @@ class StreamResponse:
             self._writer.write(b"0\r\n\r\n")
         await self._writer.drain()
 
+    async def write_file(self, file: IO[bytes], offset: int, count: int, chunk_size: int = 262144) -> None:
+        """Write ``count`` bytes of the binary ``file`` from ``offset``, as ``write()`` would.
+
+        The kernel copies them (``sendfile``) when the connection can and the body is
+        not chunked; otherwise they are read and written ``chunk_size`` at a time, on
+        the event loop (reads of a local file are short). A file that ends early
+        writes less: a declared ``Content-Length`` then makes ``write_eof()`` refuse.
+        """
+        writer = self._writer
+        if writer is None or self._eof_sent:
+            raise RuntimeError("write_file() is for after prepare() and before write_eof()")
+        if count <= 0 or self._head_only:
+            return
+        if self._content_length is not None and self._sent + count > self._content_length:
+            raise RuntimeError(f"write_file() past the declared Content-Length of {self._content_length}")
+        if not self._chunked and is_os_file(file):
+            try:
+                self._sent += await writer.sendfile(file, offset, count)
+                return
+            except NotImplementedError:  # uvloop's transports, TLS: read and write below
+                pass
+        file.seek(offset)
+        while count > 0 and (data := file.read(min(chunk_size, count))):
+            count -= len(data)
+            await self.write(data)
+
 
 class Response(StreamResponse):
     """A response with its whole body in memory, rendered in one write."""
@@ -410,7 +510,7 @@ class Response(StreamResponse):
     def __init__(
         self,
         *,
-        body: bytes | bytearray | None = None,
+        body: bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes] | None = None,
         status: int = 200,
         reason: str | None = None,
         text: str | None = None,
@@ -444,7 +544,8 @@ class Response(StreamResponse):
                 self._body = text.encode(charset)
         else:
             if body is not None and not isinstance(body, (bytes, bytearray)):
-                raise TypeError(f"body must be bytes, not {type(body).__name__}")
+                self._adopt_body(body, content_type, charset)  # (bodies.py: cold)
+                return
             self._body = body if type(body) is bytes else bytes(body) if body is not None else b""
             self._charset = charset
             if content_type is not None:
@@ -457,8 +558,35 @@ class Response(StreamResponse):
         return self._body
 
     @body.setter
-    def body(self, value: bytes) -> None:
-        self._body = bytes(value)
+    def body(self, value: bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes]) -> None:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            self._body = bytes(value)
+        else:
+            self._adopt_body(value, self._content_type, self._charset)
+
+    def _adopt_body(self, body: object, content_type: str | None, charset: str | None) -> None:
+        """Take a body that is not bytes; anything but a memoryview is streamed when sent.
+
+        A binary file or an async iterable of bytes makes this response a
+        ``StreamedBodyResponse`` (bodies.py): the protocol then prepares it and it
+        writes its body in pieces. Its class changes rather than each ``Response``
+        asking at send time what its body is (PERF: the bytes path is untouched).
+        """
+        from .bodies import StreamedBodyResponse, body_content_type
+
+        if isinstance(body, memoryview):
+            self._body = bytes(body)
+            kind = "application/octet-stream"
+        else:
+            kind = body_content_type(body)  # TypeError for what cannot be a body
+            self._body = body  # type: ignore[assignment]  # (a StreamedBodyResponse's slot now)
+            self._sent = 0  # (the one slot a Response leaves unset: a StreamResponse counts with it)
+            self.__class__ = StreamedBodyResponse  # type: ignore[assignment]
+        self._charset = charset
+        self._content_type = content_type or kind
+
+    def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
+        """Nothing to do: a whole body is sent with its Content-Length, which tells its end best."""
 
     @property
     def text(self) -> str:
@@ -508,8 +636,8 @@ class Response(StreamResponse):
             connection = b""
         else:
             connection = b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"
-        if no_body:
-            return b"".join((prefix, date_cache.lines(), connection, b"\r\n"))
+        if no_body:  # no Content-Type or Content-Length either (RFC 9110 sections 8.3, 8.6)
+            return b"".join((_status_line(status, None), date_cache.lines(), connection, b"\r\n"))
         size = len(body)
         length = _LENGTH_LINES.get(size) or _length_line(size)
         if head_only:
