@@ -267,6 +267,11 @@ ERROR_ROWS = [
         id="bad-size",
     ),
     pytest.param(
+        'service:\n  trusted_proxies: [10.0.0.0/8, "nope"]\nroutes: {}\n',
+        ["routes.yaml:2:33: service.trusted_proxies[1]: value is not a valid IPv4 or IPv6 network"],
+        id="bad-trusted-proxy",
+    ),
+    pytest.param(
         "service:\n  client_max_size: -1\nroutes: {}\n",
         ["routes.yaml:2:20: service.client_max_size: a size cannot be negative"],
         id="negative-size",

@@ -275,6 +275,7 @@ def build_app(spec: Spec) -> Application:
         middlewares=middlewares,
         client_max_size=settings.client_max_size,
         handler_timeout=settings.handler_timeout,
+        trusted_proxies=[str(network) for network in settings.trusted_proxies],
     )
     app[SPEC_KEY] = spec
     app[HEALTH_KEY] = Health()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork
 
 from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
 
@@ -92,6 +92,9 @@ class ServiceSettings(BaseModel):
     host: str = HOST
     port: int = Field(PORT, ge=0, le=65535)
     client_max_size: Size = CLIENT_MAX_SIZE
+    # Addresses or networks (10.0.0.0/8) of the proxies in front whose Forwarded and
+    # X-Forwarded-* fields are believed for request.scheme, host and remote.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     max_target_size: Size = Field(LIMITS.max_target_size, ge=1)  # past it, 414
     max_header_size: Size = Field(LIMITS.max_header_size, ge=1)  # past it, 431
     max_header_count: int = Field(LIMITS.max_header_count, ge=1)  # past it, 431

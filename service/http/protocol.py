@@ -426,6 +426,10 @@ class HttpProtocol(asyncio.Protocol):
         return self._remote
 
     @property
+    def transport(self) -> asyncio.Transport | None:
+        return self._transport
+
+    @property
     def connected(self) -> bool:
         """The client is still there (its connection has not been lost)."""
         return self._transport is not None

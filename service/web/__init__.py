@@ -16,6 +16,7 @@ from . import httpexc
 from .app import AppKey, Application, middleware
 from .conditional import ETag
 from .fileresponse import FileResponse
+from .forms import FileField
 from .httpexc import *  # noqa: F403  (every HTTP exception: the family is listed in httpexc.__all__)
 from .multidict import CIMultiDict, MultiDict
 from .normalize import normalize_path_middleware
@@ -38,10 +39,13 @@ from .routedef import (
 from .router import Route, Router
 from .views import View
 
+BaseRequest = Request  # aiohttp's base class of Request; here there is only the one
+
 __all__ = [
     "AppKey",
     "AppRunner",
     "Application",
+    "BaseRequest",
     "BaseRunner",
     "BaseSite",
     "GracefulExit",
@@ -51,6 +55,7 @@ __all__ = [
     "CIMultiDict",
     "ConfigError",
     "ETag",
+    "FileField",
     "FileResponse",
     "Handler",
     "HttpVersion",

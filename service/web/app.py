@@ -21,6 +21,7 @@ from ..defaults import CLIENT_MAX_SIZE
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .request import Request
 from .response import Response, StreamResponse, internal_error
+from .forwarding import TrustedProxies
 from .routedef import Handler, RouteDef
 from .router import Route, Router
 
@@ -162,8 +163,11 @@ class Application(MutableMapping[str, Any]):
         client_max_size: int | None = CLIENT_MAX_SIZE,
         handler_timeout: float | None = None,
         router: Router | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.router = router if router is not None else Router()
+        # Proxies whose Forwarded / X-Forwarded-* fields requests believe (forwarding.py).
+        self.trusted_proxies = TrustedProxies(trusted_proxies)
         self.middlewares: list[Middleware] = list(middlewares)
         # Bytes of body read() buffers; None means no limit, as in aiohttp.
         self.client_max_size = _max_size(client_max_size)

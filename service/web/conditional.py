@@ -96,7 +96,7 @@ def parse_etag(field: str | None) -> ETag | None:
     return ETag(match[2], is_weak=bool(match[1])) if match else None
 
 
-def _etag_list(fields: Iterable[str]) -> list[ETag]:
+def etag_list(fields: Iterable[str]) -> list[ETag]:
     """The entity tags of ``If-Match`` / ``If-None-Match`` fields (``*`` as ``ETag("*")``).
 
     A malformed member is skipped: it can match nothing.
@@ -162,13 +162,13 @@ def precondition(fields: dict[str, list[str]], method: str, etag: str, modified:
     its ``Last-Modified`` in whole seconds.
     """
     if (if_match := fields.get("if-match")) is not None:
-        if not _matches(_etag_list(if_match), etag, weak=False):
+        if not _matches(etag_list(if_match), etag, weak=False):
             return 412
     elif (since := _one_date(fields.get("if-unmodified-since", []))) is not None and modified > since:
         return 412
     safe = method in ("GET", "HEAD")
     if (if_none_match := fields.get("if-none-match")) is not None:
-        if _matches(_etag_list(if_none_match), etag, weak=True):
+        if _matches(etag_list(if_none_match), etag, weak=True):
             return 304 if safe else 412
     elif safe and (since := _one_date(fields.get("if-modified-since", []))) is not None and modified <= since:
         return 304

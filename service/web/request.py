@@ -37,11 +37,13 @@ import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .cookies import parse_cookie_header
+from .forwarding import Origin
 from .httpexc import HTTPRequestEntityTooLarge, InvalidJSONBody
 from .multidict import CIMultiDict, MultiDict
+from .reqinfo import RequestInfo
 
 if TYPE_CHECKING:
     from .app import Application
@@ -95,9 +97,11 @@ class Connection(Protocol):
     def remote(self) -> str | None: ...
     @property
     def connected(self) -> bool: ...
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
 
 
-class Request(MutableMapping[str, Any]):
+class Request(RequestInfo, MutableMapping[str, Any]):
     """One HTTP request. Also a mapping for per-request state: ``request["user"]``."""
 
     __slots__ = (
@@ -202,10 +206,6 @@ class Request(MutableMapping[str, Any]):
     def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
         return tuple(self._raw_headers)
 
-    @property
-    def host(self) -> str | None:
-        return self.headers.get("Host")
-
     def _content_type_field(self) -> str:
         """The first Content-Type field's value, found without building ``headers``
         (PERF: a body model checks it on every request; the mapping costs ~5x more)."""
@@ -239,10 +239,6 @@ class Request(MutableMapping[str, Any]):
     @property
     def content_length(self) -> int | None:
         return self._content_length
-
-    @property
-    def remote(self) -> str | None:
-        return self._conn.remote
 
     @property
     def protocol(self) -> Connection:
@@ -464,3 +460,65 @@ class Request(MutableMapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
+
+
+class _Clone(Request):
+    """What ``Request.clone()`` makes: a request with some attributes replaced that reads
+    its body through the original, which the connection goes on feeding."""
+
+    __slots__ = ("_original", "_replaced")
+
+    _original: Request
+    _replaced: dict[str, str]
+
+    @property
+    def _origin(self) -> Origin:
+        origin = self._original._origin
+        return Origin(
+            self._replaced.get("scheme", origin.scheme),
+            self._replaced.get("host", origin.host),
+            self._replaced.get("remote", origin.remote),
+        )
+
+    @property
+    def remote(self) -> str | None:
+        return self._origin.remote
+
+    async def read(self) -> bytes:
+        return await self._original.read()
+
+    @property
+    def content(self) -> BodyStream:
+        return self._original.content
+
+
+def clone_request(
+    request: Request,
+    *,
+    method: str | None,
+    rel_url: str | None,
+    headers: Mapping[str, str] | None,
+    origin: dict[str, str | None],
+) -> Request:
+    """``request.clone(...)`` (reqinfo.py): a ``_Clone`` with the given attributes replaced."""
+    clone = _Clone.__new__(_Clone)
+    for name in Request.__slots__:
+        setattr(clone, name, getattr(request, name))
+    clone._original = request._original if isinstance(request, _Clone) else request
+    clone._replaced = {k: v for k, v in origin.items() if v is not None}
+    if isinstance(request, _Clone):
+        clone._replaced = {**request._replaced, **clone._replaced}
+    clone._state = None
+    clone.match_info = dict(request.match_info)
+    if method is not None:
+        clone.method = method.upper()
+    if rel_url is not None:
+        target = rel_url.encode("latin-1")
+        raw_path, _, query = rel_url.partition("?")
+        clone._raw_target, clone.query_string, clone._query = target, query, None
+        clone.path = unquote(raw_path)
+    if headers is not None:
+        pairs = [(str(k), str(v)) for k, v in headers.items()]
+        clone._raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+        clone._headers = None
+    return clone
