@@ -216,3 +216,22 @@ async def test_any_other_content_type_is_an_empty_form(make_server: MakeServer) 
     async with await client_for(make_server) as client:
         response = await client.post("/form", json={"a": 1})
     assert json.loads(response.text) == []
+
+
+async def test_uploaded_files_are_closed_once_the_request_is_done(make_server: MakeServer) -> None:
+    kept: list[FileField] = []
+
+    async def keep(request: Request) -> Response:
+        form = await request.post()
+        kept.extend(value for value in form.values() if isinstance(value, FileField))
+        assert not kept[0].file.closed  # open while the handler runs
+        return Response(text="ok")
+
+    app = Application()
+    app.router.add_post("/keep", keep)
+    server = await make_server(app)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=TIMEOUT) as client:
+        response = await client.post("/keep", files={"f": ("a.txt", b"data", "text/plain")})
+        assert response.text == "ok"
+        await client.get("/nothing")  # the next exchange: the first request is long gone
+    assert [field.file.closed for field in kept] == [True]

@@ -10,12 +10,16 @@ upload is never held whole in memory. The decoded bytes of all parts count again
 ``MAX_FIELDS`` fields (400 past it, so many tiny fields cannot cost unbounded
 work). Any other content type gives an empty form, as in aiohttp.
 
-The result is kept in the request's state: asking twice parses once.
+The result is kept in the request's state: asking twice parses once. Uploaded
+files are closed (and their disk space freed) when the request is done with --
+when the request object goes, after its response -- as aiohttp closes them after
+the response; a handler that wants a file longer copies it.
 """
 
 from __future__ import annotations
 
 import tempfile
+import weakref
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -73,6 +77,8 @@ async def _multipart(request: Request) -> MultiDict:
     limit = request.app.client_max_size
     fields: list[tuple[str, Any]] = []
     size = 0
+    files: list[IO[bytes]] = []
+    weakref.finalize(request, _close_all, files)
     async for part in reader:
         if len(fields) == MAX_FIELDS:
             raise HTTPBadRequest(text=f"400: a form may have at most {MAX_FIELDS} fields")
@@ -86,6 +92,7 @@ async def _multipart(request: Request) -> MultiDict:
             fields.append((part.name, b"".join(pieces).decode(part.get_charset("utf-8"), "replace")))
         else:
             file, size = await _spool(request, part, size, limit)
+            files.append(file)
             content_type = part.headers.get("Content-Type", "application/octet-stream")
             fields.append((part.name, FileField(part.name, part.filename, file, content_type, part.headers)))
     return MultiDict(fields)
@@ -105,6 +112,11 @@ async def _spool(
         raise
     file.seek(0)
     return file, size
+
+
+def _close_all(files: list[IO[bytes]]) -> None:
+    for file in files:
+        file.close()
 
 
 def _count(request: Request, size: int, more: int, limit: int | None) -> int:

@@ -132,6 +132,7 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         "_whole",
         "_stream",
         "coding",
+        "__weakref__",  # forms.py closes uploaded files when the request goes
     )
 
     def __init__(
@@ -503,7 +504,8 @@ def clone_request(
     """``request.clone(...)`` (reqinfo.py): a ``_Clone`` with the given attributes replaced."""
     clone = _Clone.__new__(_Clone)
     for name in Request.__slots__:
-        setattr(clone, name, getattr(request, name))
+        if name != "__weakref__":
+            setattr(clone, name, getattr(request, name))
     clone._original = request._original if isinstance(request, _Clone) else request
     clone._replaced = {k: v for k, v in origin.items() if v is not None}
     if isinstance(request, _Clone):

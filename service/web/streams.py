@@ -27,6 +27,7 @@ request, not the stream).
 from __future__ import annotations
 
 import asyncio
+import weakref
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -188,7 +189,9 @@ class BodyStream:
     __slots__ = ("_request", "_coding", "_decoder", "_raw", "_buf", "_offset", "_size", "_eof", "_read")
 
     def __init__(self, request: Request, coding: bytes | None = None) -> None:
-        self._request = request
+        # A proxy: the request holds its stream, and a cycle would keep both (and an
+        # upload's files, forms.py) until the cyclic GC, rather than until the response.
+        self._request: Request = weakref.proxy(request)
         self._coding = coding
         self._decoder: _Decoder | None = None
         self._raw: deque[bytes] = deque()  # taken from the request, not decoded yet
