@@ -21,11 +21,14 @@ from .httpexc import *  # noqa: F403  (every HTTP exception: the family is liste
 from .multidict import CIMultiDict, MultiDict
 from .normalize import normalize_path_middleware
 from .request import HttpVersion, Request
+from .resources import AbstractResource, DynamicResource, PlainResource, Resource
 from .response import Response, StreamResponse, json_response
 from .routedef import (
+    AbstractRouteDef,
     Handler,
     RouteDef,
     RouteTableDef,
+    StaticDef,
     delete,
     get,
     head,
@@ -34,14 +37,28 @@ from .routedef import (
     post,
     put,
     route,
+    static,
     view,
 )
 from .router import Route, Router
+from .staticfiles import StaticResource
+from .subapps import PrefixedSubAppResource
 from .views import View
 
 BaseRequest = Request  # aiohttp's base class of Request; here there is only the one
+ResourceRoute = Route  # aiohttp's route of a resource: our Route
 
 __all__ = [
+    "AbstractResource",
+    "AbstractRouteDef",
+    "DynamicResource",
+    "PlainResource",
+    "PrefixedSubAppResource",
+    "Resource",
+    "ResourceRoute",
+    "StaticDef",
+    "StaticResource",
+    "static",
     "AppKey",
     "AppRunner",
     "Application",

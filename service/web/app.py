@@ -18,14 +18,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import Any, Generic, TypeVar, overload
 
 from ..defaults import CLIENT_MAX_SIZE
+from . import subapps
+from .forwarding import TrustedProxies
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
+from .prepare import PrepareHook, PrepareStep
 from .request import Request
 from .response import Response, StreamResponse, internal_error
-from .forwarding import TrustedProxies
-from .routedef import Handler, RouteDef
+from .routedef import AbstractRouteDef, Handler
 from .router import Route, Router
+from .subapps import ChainMapProxy, MatchedSubAppResource, PrefixedSubAppResource
 
-__all__ = ["Application", "Middleware", "middleware"]
+__all__ = ["Application", "Middleware", "config_dict", "middleware"]
 
 error_log = logging.getLogger("service.error")
 
@@ -56,6 +59,7 @@ class AppKey(Generic[_T]):
 
 
 _M = TypeVar("_M", bound=Callable[..., Any])
+_R = TypeVar("_R", bound="PrefixedSubAppResource | MatchedSubAppResource")
 
 
 def _not_a_handler_failure(exc: BaseException, request: Request) -> bool:
@@ -184,13 +188,50 @@ class Application(MutableMapping[str, Any]):
         self._state: dict[str | AppKey[Any], Any] = {}
         self._frozen = False
         self._not_found: Handler = _not_found
+        # async def hook(request, response), before each response's head is sent (prepare.py)
+        self.on_response_prepare: list[PrepareHook] = []
+        self.prepare_hooks: tuple[PrepareHook, ...] = ()  # its parents' and its own, compiled at freeze
+        self._parent: Application | None = None  # the app it is mounted in (subapps.py)
+        self._mounts: list[PrefixedSubAppResource | MatchedSubAppResource] = []
 
     # -- building -------------------------------------------------------------------
-    def add_routes(self, routes: Iterable[RouteDef]) -> list[Route]:
-        """Add every ``RouteDef`` (a ``RouteTableDef`` or any list of them)."""
-        return [
-            self.router.add_route(r.method, r.path, r.handler, name=r.name, origin=r.origin) for r in routes
-        ]
+    def add_routes(self, routes: Iterable[AbstractRouteDef]) -> list[Route]:
+        """Add every declaration (a ``RouteTableDef``, or a list of ``web.get(...)``, ``web.static(...)``)."""
+        return [route for declared in routes for route in declared.register(self.router)]
+
+    def add_subapp(self, prefix: str, subapp: Application) -> PrefixedSubAppResource:
+        """Serve ``subapp``'s routes under ``prefix``, its middlewares after this app's (subapps.py)."""
+        prefix = subapps.check_prefix(prefix)
+        self._check_mountable(subapp)
+        return self._mount(PrefixedSubAppResource(prefix, subapp))
+
+    def add_domain(self, domain: str, subapp: Application) -> MatchedSubAppResource:
+        """Serve ``subapp``'s routes to requests whose ``Host`` is ``domain`` (``*`` masks; subapps.py)."""
+        rule = subapps.domain_rule(domain)
+        self._check_mountable(subapp)
+        return self._mount(MatchedSubAppResource(rule, subapp))
+
+    def _check_mountable(self, subapp: Application) -> None:
+        if self._frozen or self._parent is not None:
+            raise RuntimeError("cannot add a sub-application to a started or mounted application")
+        if not isinstance(subapp, Application) or subapp is self:
+            raise TypeError(f"a sub-application is another Application, not {subapp!r}")
+        if subapp._frozen or subapp._parent is not None:
+            raise RuntimeError("a sub-application may not have started, and is mounted once")
+        if any(isinstance(m, MatchedSubAppResource) for m in subapp._mounts):
+            raise RuntimeError("domains are served by the root application: mount the domain sub-apps there")
+
+    def _mount(self, resource: _R) -> _R:
+        subapp = resource.app
+        self.router.register_resource(resource)
+        subapp._parent = self
+        subapp.router.seal(f"cannot add routes to {subapp!r}: it is a sub-application already")
+        self._mounts.append(resource)
+        startup, shutdown, cleanup = subapps.lifecycle_hooks(subapp)  # (where aiohttp puts them)
+        self.on_startup.append(startup)
+        self.on_shutdown.append(shutdown)
+        self.on_cleanup.append(cleanup)
+        return resource
 
     def _wrap(self, handler: Handler) -> Handler:
         if self.middlewares:  # (without them, handle() checks the result itself: no extra frame)
@@ -206,8 +247,52 @@ class Application(MutableMapping[str, Any]):
         if self._frozen:
             return
         self._frozen = True
-        self.router.freeze(self._wrap)
+        if self._mounts:
+            self._freeze_mounts()
+        else:
+            self.router.freeze(self._wrap)
         self._not_found = self._wrap(_not_found)
+        if self._parent is None:
+            self._compile_prepare_hooks()
+
+    def _compile_prepare_hooks(self) -> None:
+        """Each app's ``prepare_hooks`` (the root's first); the step that runs them on whole
+        responses, only if there is a hook anywhere (prepare.py)."""
+        by_route: dict[Route, tuple[PrepareHook, ...]] = {}
+
+        def visit(app: Application, inherited: tuple[PrepareHook, ...]) -> None:
+            app.prepare_hooks = inherited + tuple(app.on_response_prepare)
+            for mount in app._mounts:
+                visit(mount.app, app.prepare_hooks)
+                for route, _ in mount.app.router.chains():
+                    by_route[route] = mount.app.prepare_hooks
+
+        visit(self, ())
+        if self.prepare_hooks or any(by_route.values()):
+            self.handle = PrepareStep(self.handle, self.prepare_hooks, by_route)  # type: ignore[method-assign]
+
+    def _freeze_mounts(self) -> None:
+        """Compile the sub-apps in (subapps.py): prefixed ones into this table, each domain
+        into a view of its own; the misses and, with domains, ``handle`` swapped for
+        versions that know them. (Instance attributes: a plain app keeps the class's.)"""
+        for mount in self._mounts:
+            mount.app.freeze()
+        prefixed = [m for m in self._mounts if isinstance(m, PrefixedSubAppResource)]
+        self.router.freeze(self._wrap, subapps.mounted_chains(m.app for m in prefixed))
+        misses = [(m, m.app._miss) for m in prefixed]
+        self._miss = subapps.SubAppMisses(self._miss, self._wrap, misses)  # type: ignore[method-assign]
+        by_host = [m for m in self._mounts if isinstance(m, MatchedSubAppResource)]
+        hosts = [(m.rule, self._domain_view(m.app).handle) for m in by_host]
+        if hosts:
+            self.handle = subapps.DomainDispatch(self.handle, hosts)  # type: ignore[method-assign]
+
+    def _domain_view(self, subapp: Application) -> Application:
+        """An app with this app's middlewares and ``subapp`` mounted at its root: what
+        answers the requests for ``subapp``'s domain."""
+        view = Application(middlewares=self.middlewares, handler_timeout=self.handler_timeout)
+        view._mounts.append(PrefixedSubAppResource("", subapp))  # (not _mount: no hooks, no parent)
+        view.freeze()
+        return view
 
     @property
     def frozen(self) -> bool:
@@ -335,3 +420,13 @@ class Application(MutableMapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"<Application routes={len(self.router)}>"
+
+
+def config_dict(app: Application) -> ChainMapProxy:
+    """``app``'s state, then its parents' up to the root's: ``request.config_dict``."""
+    chain: list[Application] = []
+    current: Application | None = app
+    while current is not None:
+        chain.append(current)
+        current = current._parent
+    return ChainMapProxy(chain)

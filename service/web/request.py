@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .response import StreamResponse, Writer
     from .router import Route
     from .streams import BodyStream
+    from .subapps import ChainMapProxy
 
 __all__ = ["HIGH_WATER", "HttpVersion", "Request"]
 
@@ -245,6 +246,14 @@ class Request(RequestInfo, MutableMapping[str, Any]):
     def protocol(self) -> Connection:
         """The connection this request came on (as aiohttp's), seen through ``Connection``."""
         return self._conn
+
+    @property
+    def config_dict(self) -> ChainMapProxy:
+        """``request.app``'s state, then its parents' up to the root's (aiohttp's): a
+        sub-app's handler finds there what the root holds. Made when asked (subapps.py)."""
+        from .app import config_dict  # (a cycle at import time: app.py imports this module)
+
+        return config_dict(self.app)
 
     @property
     def can_read_body(self) -> bool:

@@ -40,7 +40,7 @@ from .heads import (
 )
 from .heads import reason_phrase as reason_phrase
 from .multidict import CIMultiDict
-from .streamresponse import StreamResponse
+from .streamresponse import StreamResponse, run_prepare_hooks
 from .streamresponse import Writer as Writer
 from .streamresponse import is_os_file as is_os_file
 
@@ -233,6 +233,7 @@ class Response(StreamResponse):
         """Send the whole response now (rarely needed: returning it is enough)."""
         if self._writer is not None:
             return self._writer
+        await run_prepare_hooks(request, self)  # on_response_prepare (prepare.py)
         writer, keep_alive, http10, head_only = request.protocol.begin_response(request, self)
         data = self._render(keep_alive, http10, head_only)
         self._head_only = head_only

@@ -1,24 +1,33 @@
 """Route declarations: what code (``RouteTableDef``) and routes.yaml both produce.
 
-A ``RouteDef`` is a plain value -- method, path pattern, handler, optional name
-and where it was declared. Nothing is checked or compiled here; ``Router`` does
-that when the declaration is added, so code and YAML get the same errors.
+A ``RouteDef`` is a plain value -- method, path pattern, handler, optional name,
+where it was declared and an optional ``expect_handler``; a ``StaticDef`` (from
+``web.static``) declares a directory of files. Nothing is checked or compiled
+here: each declaration's ``register(router)`` hands it to the ``Router`` when the
+app adds it, so code and YAML get the same errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+import abc
+import os
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 if TYPE_CHECKING:
     from .request import Request
     from .response import StreamResponse
+    from .router import Route, Router
 
 __all__ = [
+    "AbstractRouteDef",
+    "ExpectHandler",
     "Handler",
     "RouteDef",
+    "RouteOptions",
     "RouteTableDef",
+    "StaticDef",
     "delete",
     "get",
     "head",
@@ -27,15 +36,36 @@ __all__ = [
     "post",
     "put",
     "route",
+    "static",
     "view",
 ]
 
 Handler = Callable[["Request"], Awaitable["StreamResponse"]]
+# Runs before the handler for a request sent with ``Expect`` (expect.py): a response
+# (or a raised HTTPException) answers instead; None lets the handler run.
+ExpectHandler = Callable[["Request"], Awaitable["StreamResponse | None"]]
 _H = TypeVar("_H", bound=Callable[..., Any])
 
 
+class RouteOptions(TypedDict, total=False):
+    """The keywords a route declaration takes besides method, path and handler."""
+
+    name: str | None
+    expect_handler: ExpectHandler | None
+
+
+class AbstractRouteDef(abc.ABC):
+    """A declaration ``Application.add_routes`` takes: it adds itself to a router."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def register(self, router: Router) -> list[Route]:
+        """Add the declared routes to ``router``; the routes added."""
+
+
 @dataclass(frozen=True, slots=True)
-class RouteDef:
+class RouteDef(AbstractRouteDef):
     """One declared route. ``origin`` says where (``file:line:col``) for messages."""
 
     method: str
@@ -43,54 +73,82 @@ class RouteDef:
     handler: Handler
     name: str | None = None
     origin: str | None = None
+    expect_handler: ExpectHandler | None = None
+
+    def register(self, router: Router) -> list[Route]:
+        route = router.add_route(
+            self.method,
+            self.path,
+            self.handler,
+            name=self.name,
+            origin=self.origin,
+            expect_handler=self.expect_handler,
+        )
+        return [route]
 
 
-class RouteTableDef(Sequence[RouteDef]):
+@dataclass(frozen=True, slots=True)
+class StaticDef(AbstractRouteDef):
+    """A directory of files served at ``prefix`` (``web.static``); ``kwargs`` are ``add_static``'s."""
+
+    prefix: str
+    path: str | os.PathLike[str]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def register(self, router: Router) -> list[Route]:
+        return list(router.add_static(self.prefix, self.path, **self.kwargs))
+
+
+class RouteTableDef(Sequence[AbstractRouteDef]):
     """Collects routes with decorators; pass it to ``Application.add_routes``."""
 
     def __init__(self) -> None:
-        self._items: list[RouteDef] = []
+        self._items: list[AbstractRouteDef] = []
 
-    def route(self, method: str, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
+    def route(self, method: str, path: str, **options: Unpack[RouteOptions]) -> Callable[[_H], _H]:
         def register(handler: _H) -> _H:
-            self._items.append(RouteDef(method, path, handler, name))
+            self._items.append(route(method, path, handler, **options))
             return handler
 
         return register
 
-    def get(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("GET", path, name=name)
+    def get(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("GET", path, **kwargs)
 
-    def head(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("HEAD", path, name=name)
+    def head(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("HEAD", path, **kwargs)
 
-    def post(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("POST", path, name=name)
+    def post(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("POST", path, **kwargs)
 
-    def put(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("PUT", path, name=name)
+    def put(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("PUT", path, **kwargs)
 
-    def patch(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("PATCH", path, name=name)
+    def patch(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("PATCH", path, **kwargs)
 
-    def delete(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("DELETE", path, name=name)
+    def delete(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("DELETE", path, **kwargs)
 
-    def options(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
-        return self.route("OPTIONS", path, name=name)
+    def options(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
+        return self.route("OPTIONS", path, **kwargs)
 
-    def view(self, path: str, *, name: str | None = None) -> Callable[[_H], _H]:
+    def view(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[_H], _H]:
         """Decorate a ``web.View`` class: it answers every method it defines at ``path``."""
-        return self.route("*", path, name=name)
+        return self.route("*", path, **kwargs)
+
+    def static(self, prefix: str, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Serve the directory ``path`` at ``prefix`` (``add_static``'s keywords)."""
+        self._items.append(StaticDef(prefix, path, kwargs))
 
     @overload
-    def __getitem__(self, index: int) -> RouteDef: ...
+    def __getitem__(self, index: int) -> AbstractRouteDef: ...
     @overload
-    def __getitem__(self, index: slice) -> list[RouteDef]: ...
-    def __getitem__(self, index: int | slice) -> RouteDef | list[RouteDef]:
+    def __getitem__(self, index: slice) -> list[AbstractRouteDef]: ...
+    def __getitem__(self, index: int | slice) -> AbstractRouteDef | list[AbstractRouteDef]:
         return self._items[index]
 
-    def __iter__(self) -> Iterator[RouteDef]:
+    def __iter__(self) -> Iterator[AbstractRouteDef]:
         return iter(self._items)
 
     def __len__(self) -> int:
@@ -101,41 +159,47 @@ class RouteTableDef(Sequence[RouteDef]):
 
 
 # -- aiohttp's route helpers: web.get("/", handler) and the like, for app.add_routes([...]) --
+# (each takes RouteOptions: name=, expect_handler=)
 
 
-def route(method: str, path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef(method, path, handler, name)
+def route(method: str, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> RouteDef:
+    return RouteDef(method, path, handler, options.get("name"), expect_handler=options.get("expect_handler"))
 
 
-def get(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
+def get(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
     """A GET route (it answers HEAD too, as every GET route does here)."""
-    return RouteDef("GET", path, handler, name)
+    return route("GET", path, handler, **kwargs)
 
 
-def head(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef("HEAD", path, handler, name)
+def head(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
+    return route("HEAD", path, handler, **kwargs)
 
 
-def post(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef("POST", path, handler, name)
+def post(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
+    return route("POST", path, handler, **kwargs)
 
 
-def put(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef("PUT", path, handler, name)
+def put(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
+    return route("PUT", path, handler, **kwargs)
 
 
-def patch(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef("PATCH", path, handler, name)
+def patch(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
+    return route("PATCH", path, handler, **kwargs)
 
 
-def delete(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef("DELETE", path, handler, name)
+def delete(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
+    return route("DELETE", path, handler, **kwargs)
 
 
-def options(path: str, handler: Handler, *, name: str | None = None) -> RouteDef:
-    return RouteDef("OPTIONS", path, handler, name)
+def options(path: str, handler: Handler, **kwargs: Unpack[RouteOptions]) -> RouteDef:
+    return route("OPTIONS", path, handler, **kwargs)
 
 
-def view(path: str, handler: Any, *, name: str | None = None) -> RouteDef:
+def view(path: str, handler: Any, **kwargs: Unpack[RouteOptions]) -> RouteDef:
     """A ``web.View`` class at ``path``, for every method it defines."""
-    return RouteDef("*", path, handler, name)
+    return route("*", path, handler, **kwargs)
+
+
+def static(prefix: str, path: str | os.PathLike[str], **kwargs: Any) -> StaticDef:
+    """A directory of files at ``prefix`` (``add_static``'s keywords: ``show_index``...)."""
+    return StaticDef(prefix, path, kwargs)

@@ -2,12 +2,8 @@
 
 Theory of operation
 -------------------
-A path pattern is literal text with placeholders: ``{name}`` (one segment),
-``{name:regex}`` (aiohttp's syntax) and typed ``{name:int|float|uuid|path|str}``.
-A spec that is a bare word names a converter; anything else is a regex (write
-``{x:(?:word)}`` to match a literal word).
-
-``freeze()`` compiles the table once:
+Paths are patterns (patterns.py: literals and ``{placeholders}``). ``freeze()``
+compiles the table once:
 
 * Static patterns go in a dict ``path -> method -> entry``: one lookup however
   many routes there are.
@@ -27,152 +23,50 @@ rejected when added, naming both.
 ``HEAD`` falls back to ``GET``; method ``*`` matches any method. A miss computes
 the set of methods that do match the path (for 405 and ``Allow``) on the slow
 path only.
+
+Around the table, aiohttp's view of it (resources.py): each path is a *resource*
+with its routes and maybe a name (``router["name"].url_for(...)``); a static
+directory (staticfiles.py) and a mounted sub-application (subapps.py) are resources
+too. They are bookkeeping for building and listing: matching never looks at them.
+
+A sub-application's routes are compiled into its root's table, already under
+their prefix (``add_prefix``) and each with the sub-app's chain pre-bound
+(``freeze(mounted=...)``), so a request to one costs what any other does. A route
+declared with an ``expect_handler`` gets that step (expect.py) composed around
+its chain at freeze; a route without one is compiled exactly as before.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
 import re
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from os import PathLike
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ..errors import RouteError
-from .routedef import Handler
+from .expect import expect_first
+from .patterns import ANY_METHOD, METHODS, Pattern, Placeholder, check_method, parse_pattern
+from .resources import URL, AbstractResource, Resource, make_resource
+from .routedef import ExpectHandler, Handler, RouteOptions
+from .table import Table, compile_table, compiled, implied
 
-__all__ = ["METHODS", "Route", "Router", "check_method", "parse_pattern"]
+if TYPE_CHECKING:
+    from .staticfiles import StaticResource
 
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ANY_METHOD = "*"
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+__all__ = [
+    "ANY_METHOD",
+    "METHODS",
+    "Placeholder",
+    "Route",
+    "Router",
+    "check_method",
+    "parse_pattern",
+]
+
 _ROUTE_NAME = re.compile(r"[\w.:-]+\Z")
-_DEFAULT_REGEX = r"[^{}/]+"
-
-
-def check_method(method: str) -> str:
-    """``method`` as a route's key: upper-cased, one of ``METHODS`` or ``*``; else ``RouteError``.
-
-    The message names the method as written and the closest known one, if any.
-    """
-    upper = method.upper() if isinstance(method, str) else method
-    if upper in METHODS or upper == ANY_METHOD:
-        return upper
-    close = difflib.get_close_matches(upper, METHODS, n=1) if isinstance(upper, str) else []
-    hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(METHODS)} or '*'"
-    raise RouteError(f"unknown method {method!r} ({hint})")
-
-
-def _to_uuid(text: str) -> uuid.UUID:
-    return uuid.UUID(text)
-
-
-# name -> (regex, converter); a None converter keeps the text as it is.
-CONVERTERS: dict[str, tuple[str, Callable[[str], Any] | None]] = {
-    "str": (r"[^/]+", None),
-    "int": (r"[0-9]+", int),
-    "float": (r"[0-9]+(?:\.[0-9]+)?", float),
-    "uuid": (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", _to_uuid),
-    "path": (r".*", None),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Placeholder:
-    name: str
-    regex: str
-    convert: Callable[[str], Any] | None
-    spec: str | None  # as written after the colon, for messages and listings
-
-
-@dataclass(frozen=True, slots=True)
-class Pattern:
-    """A parsed path pattern."""
-
-    path: str
-    parts: tuple[str | Placeholder, ...]
-
-    @property
-    def is_static(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
-
-    @property
-    def shape(self) -> tuple[str, ...]:
-        """What the pattern matches, independent of placeholder names."""
-        return tuple(p if isinstance(p, str) else "{" + p.regex + "}" for p in self.parts)
-
-    @property
-    def prefix(self) -> str:
-        """The literal text before the first placeholder, cut after its last '/'."""
-        head = self.parts[0] if isinstance(self.parts[0], str) else ""
-        return head[: head.rfind("/") + 1]
-
-    def regex(self, group_prefix: str = "") -> str:
-        return "".join(
-            re.escape(p) if isinstance(p, str) else f"(?P<{group_prefix}{p.name}>{p.regex})"
-            for p in self.parts
-        )
-
-
-def parse_pattern(path: str) -> Pattern:
-    """Parse ``path`` into literals and placeholders, or raise ``RouteError``."""
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise RouteError(f"path must start with '/': {path!r}")
-    parts: list[str | Placeholder] = []
-    names: set[str] = set()
-    literal: list[str] = []
-    i = 0
-    while i < len(path):
-        ch = path[i]
-        if ch == "}":
-            raise RouteError(f"unbalanced '}}' at offset {i} in {path!r}")
-        if ch != "{":
-            literal.append(ch)
-            i += 1
-            continue
-        end, depth = i + 1, 1
-        while end < len(path) and depth:
-            depth += {"{": 1, "}": -1}.get(path[end], 0)
-            end += 1
-        if depth:
-            raise RouteError(f"unclosed '{{' at offset {i} in {path!r}")
-        placeholder = _parse_placeholder(path[i + 1 : end - 1], path)
-        if placeholder.name in names:
-            raise RouteError(f"placeholder {{{placeholder.name}}} appears twice in {path!r}")
-        names.add(placeholder.name)
-        if literal:
-            parts.append("".join(literal))
-            literal = []
-        parts.append(placeholder)
-        i = end
-    if literal:
-        parts.append("".join(literal))
-    return Pattern(path, tuple(parts))
-
-
-def _parse_placeholder(body: str, path: str) -> Placeholder:
-    name, colon, spec = body.partition(":")
-    if not _IDENT.match(name):
-        raise RouteError(f"placeholder name {name!r} in {path!r} is not an identifier")
-    if not colon:
-        return Placeholder(name, _DEFAULT_REGEX, None, None)
-    if _IDENT.match(spec):
-        if spec not in CONVERTERS:
-            known = ", ".join(CONVERTERS)
-            raise RouteError(f"unknown converter {spec!r} in {{{body}}} (known: {known})")
-        regex, convert = CONVERTERS[spec]
-        return Placeholder(name, regex, convert, spec)
-    if not spec:
-        raise RouteError(f"empty regex in {{{body}}} in {path!r}")
-    try:
-        compiled = re.compile(f"(?:{spec})")
-    except re.error as exc:
-        raise RouteError(f"invalid regex {spec!r} in {{{name}}}: {exc}") from None
-    if compiled.groupindex:
-        raise RouteError(f"regex {spec!r} in {{{name}}} may not contain named groups")
-    return Placeholder(name, spec, None, spec)
+_FROZEN = "cannot add routes to a frozen router (the app has started)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +76,9 @@ class Route:
     handler: Handler
     name: str | None = None
     origin: str | None = None
+    expect_handler: ExpectHandler | None = None
+    # The resource (its path and name) the route belongs to; None for a bare Route.
+    resource: Resource | None = field(default=None, compare=False, repr=False)
 
     @property
     def path(self) -> str:
@@ -191,40 +88,14 @@ class Route:
         where = f" (declared at {self.origin})" if self.origin else ""
         return f"{self.method} {self.path}{where}"
 
-
-# A matched route, the callable to run (the handler wrapped in middlewares),
-# and per placeholder: (regex group index, name, converter).
-Extractor = tuple[int, str, Callable[[str], Any] | None]
-_Entry = tuple[Route, Handler]
-
-
-@dataclass(slots=True)
-class _Group:
-    """All dynamic routes of one method sharing one literal prefix."""
-
-    regex: re.Pattern[str]
-    by_marker: dict[int, tuple[Route, Handler, tuple[Extractor, ...]]]
+    def url_for(self, **parts: Any) -> URL:
+        """Its resource's ``url_for`` (aiohttp's ``route.url_for``)."""
+        if self.resource is None:
+            raise RuntimeError(f"{self.describe()} belongs to no resource")
+        return self.resource.url_for(**parts)
 
 
-@dataclass(slots=True)
-class _Table:
-    static: dict[str, dict[str, _Entry]] = field(default_factory=dict)
-    dynamic: dict[str, dict[str, _Group]] = field(default_factory=dict)
-    # prefix -> [(full pattern, methods)], for 405 on the slow path; each pattern is
-    # compiled when first needed (a table of 1,000 routes need not compile 1,000 at start).
-    resources: dict[str, list[tuple[str, frozenset[str]]]] = field(default_factory=dict)
-    every_method: frozenset[str] = frozenset()  # of the whole table, for OPTIONS *
-
-
-def _implied(methods: set[str]) -> frozenset[str]:
-    """``methods`` with what they imply: every method for ``*``; HEAD by GET; OPTIONS."""
-    if not methods:
-        return frozenset()
-    allowed = set(METHODS) if ANY_METHOD in methods else set(methods)
-    if "GET" in allowed:
-        allowed.add("HEAD")
-    allowed.add("OPTIONS")
-    return frozenset(allowed)
+Chain = tuple[Route, Handler]  # a route and its handler inside its app's middlewares
 
 
 class Router:
@@ -233,8 +104,12 @@ class Router:
     def __init__(self) -> None:
         self._routes: list[Route] = []
         self._by_shape: dict[tuple[str, tuple[str, ...]], Route] = {}
-        self._names: dict[str, Route] = {}
-        self._table: _Table | None = None
+        self._resources: list[AbstractResource] = []  # registration order, as resources() lists them
+        self._by_path: dict[str, Resource] = {}  # one resource per path pattern
+        self._names: dict[str, AbstractResource] = {}
+        self._sealed: str | None = None  # why nothing more may be added (a mounted sub-app's)
+        self._chains: list[Chain] = []
+        self._table: Table | None = None
 
     # -- declaring --------------------------------------------------------------
     def add_route(
@@ -245,56 +120,166 @@ class Router:
         *,
         name: str | None = None,
         origin: str | None = None,
+        expect_handler: ExpectHandler | None = None,
     ) -> Route:
-        if self._table is not None:
-            raise RuntimeError("cannot add routes to a frozen router (the app has started)")
+        self._check_open()
         method = check_method(method)
         if not callable(handler):
             raise RouteError(f"handler for {method} {path} is not callable: {handler!r}")
+        if expect_handler is not None and not callable(expect_handler):
+            raise RouteError(f"expect_handler for {method} {path} is not callable: {expect_handler!r}")
         pattern = parse_pattern(path)
-        if name is not None and not _ROUTE_NAME.match(name):
-            raise RouteError(f"route name {name!r} may only hold letters, digits, '_', '.', ':', '-'")
-        route = Route(method, pattern, handler, name, origin)
+        self._check_name(name, pattern.path)
         key = (method, pattern.shape)
         other = self._by_shape.get(key)
         if other is not None:
             what = "duplicate route" if other.path == path else "ambiguous route"
             raise RouteError(f"{what} {method} {path}: same as {other.describe()}")
-        if name is not None and name in self._names:
-            raise RouteError(f"route name {name!r} already used by {self._names[name].describe()}")
+        resource = self._resource_for(pattern, name)
+        route = Route(method, pattern, handler, name, origin, expect_handler, resource)
         self._by_shape[key] = route
-        if name is not None:
-            self._names[name] = route
         self._routes.append(route)
         return route
 
-    def add_get(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("GET", path, handler, name=name)
+    def add_get(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("GET", path, handler, **options)
 
-    def add_head(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("HEAD", path, handler, name=name)
+    def add_head(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("HEAD", path, handler, **options)
 
-    def add_post(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("POST", path, handler, name=name)
+    def add_post(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("POST", path, handler, **options)
 
-    def add_put(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("PUT", path, handler, name=name)
+    def add_put(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("PUT", path, handler, **options)
 
-    def add_patch(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("PATCH", path, handler, name=name)
+    def add_patch(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("PATCH", path, handler, **options)
 
-    def add_delete(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("DELETE", path, handler, name=name)
+    def add_delete(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("DELETE", path, handler, **options)
 
-    def add_options(self, path: str, handler: Handler, *, name: str | None = None) -> Route:
-        return self.add_route("OPTIONS", path, handler, name=name)
+    def add_options(self, path: str, handler: Handler, **options: Unpack[RouteOptions]) -> Route:
+        return self.add_route("OPTIONS", path, handler, **options)
 
-    def add_view(self, path: str, handler: Any, *, name: str | None = None) -> Route:
+    def add_view(self, path: str, handler: Any, **options: Unpack[RouteOptions]) -> Route:
         """A ``web.View`` class at ``path``: registered for every method (it answers 405 itself)."""
-        return self.add_route(ANY_METHOD, path, handler, name=name)
+        return self.add_route(ANY_METHOD, path, handler, **options)
 
+    def add_static(
+        self,
+        prefix: str,
+        path: str | PathLike[str],
+        *,
+        name: str | None = None,
+        expect_handler: ExpectHandler | None = None,
+        chunk_size: int = 256 * 1024,
+        show_index: bool = False,
+        follow_symlinks: bool = False,
+        append_version: bool = False,
+    ) -> StaticResource:
+        """Serve the files under directory ``path`` at ``prefix`` (staticfiles.py)."""
+        # (imported here: only an app that serves files loads file serving)
+        from .staticfiles import StaticResource
+
+        self._check_open()
+        resource = StaticResource(
+            self,
+            prefix,
+            path,
+            name=name,
+            chunk_size=chunk_size,
+            show_index=show_index,
+            follow_symlinks=follow_symlinks,
+            append_version=append_version,
+        )
+        self.register_resource(resource)
+        resource.add_route("GET", resource.handle, expect_handler=expect_handler)  # (HEAD by GET)
+        return resource
+
+    def add_resource(self, path: str, *, name: str | None = None) -> Resource:
+        """The resource for ``path`` (made if new), to add routes to: ``.add_route(method, handler)``."""
+        self._check_open()
+        pattern = parse_pattern(path)
+        self._check_name(name, pattern.path)
+        return self._resource_for(pattern, name)
+
+    def register_resource(self, resource: AbstractResource) -> None:
+        """Add ``resource`` (a static directory, a sub-app) to those this router lists."""
+        self._check_open()
+        path = resource.pattern.path if isinstance(resource, Resource) else None
+        if path in self._by_path:
+            raise RouteError(f"a resource for {path} exists already")
+        self._check_name(resource.name, path)
+        if resource.name is not None:
+            self._names[resource.name] = resource
+        if isinstance(resource, Resource):
+            self._by_path[resource.pattern.path] = resource
+        self._resources.append(resource)
+
+    def _resource_for(self, pattern: Pattern, name: str | None) -> Resource:
+        resource = self._by_path.get(pattern.path)
+        if resource is None:
+            resource = make_resource(self, pattern, name)
+            self.register_resource(resource)
+        elif name is not None:
+            self._names.setdefault(name, resource)  # (another name for it: both find it)
+            if resource.name is None:
+                resource.name = name
+        return resource
+
+    def _check_name(self, name: str | None, path: str | None) -> None:
+        """``name`` may be used for ``path``: well-formed, and no other path's name."""
+        if name is None:
+            return
+        if not _ROUTE_NAME.match(name):
+            raise RouteError(f"route name {name!r} may only hold letters, digits, '_', '.', ':', '-'")
+        other = self._names.get(name)
+        if other is None or (isinstance(other, Resource) and other.pattern.path == path):
+            return  # free, or this very path's already: a second method's route may share it
+        raise RouteError(f"route name {name!r} already used by {other.describe()}")
+
+    def _check_open(self) -> None:
+        if self._table is not None:
+            raise RuntimeError(_FROZEN)
+        if self._sealed is not None:
+            raise RuntimeError(self._sealed)
+
+    def add_prefix(self, prefix: str) -> None:
+        """Move every route and resource under ``prefix`` (add_subapp does, to a sub-app's;
+        a sealed router may still move: a nested sub-app's moves with its parent)."""
+        if not prefix:
+            return  # (a domain's sub-app, served at the root)
+        if self._table is not None:
+            raise RuntimeError(_FROZEN)
+        self._routes = [replace(r, pattern=r.pattern.with_prefix(prefix)) for r in self._routes]
+        self._by_shape = {(r.method, r.pattern.shape): r for r in self._routes}
+        for resource in self._resources:
+            resource.add_prefix(prefix)
+        self._by_path = {r.pattern.path: r for r in self._resources if isinstance(r, Resource)}
+
+    def seal(self, reason: str) -> None:
+        """No more routes or resources: adding one raises ``RuntimeError(reason)``."""
+        self._sealed = reason
+
+    # -- listing ------------------------------------------------------------------
     def routes(self) -> tuple[Route, ...]:
-        return tuple(self._routes)
+        """Every route: this router's in declaration order, then its sub-apps'."""
+        mounted = [route for r in self._resources if not isinstance(r, Resource) for route in r]
+        return (*self._routes, *mounted)
+
+    def resources(self) -> tuple[AbstractResource, ...]:
+        return tuple(self._resources)
+
+    def named_resources(self) -> Mapping[str, AbstractResource]:
+        return MappingProxyType(self._names)
+
+    def __getitem__(self, name: str) -> AbstractResource:
+        """The resource named ``name`` (aiohttp's ``router[name]``)."""
+        resource = self._names.get(name)
+        if resource is None:
+            raise KeyError(f"no route named {name!r}")
+        return resource
 
     def __len__(self) -> int:
         return len(self._routes)
@@ -304,44 +289,32 @@ class Router:
         return self._table is not None
 
     # -- compiling --------------------------------------------------------------
-    def freeze(self, wrap: Callable[[Handler], Handler] | None = None) -> None:
-        """Compile the table. ``wrap`` turns each handler into what ``resolve`` returns."""
+    def freeze(self, wrap: Callable[[Handler], Handler] | None = None, mounted: Iterable[Chain] = ()) -> None:
+        """Compile the table. ``wrap`` turns each handler into what ``resolve`` returns.
+
+        ``mounted`` are sub-apps' routes (under their prefix) with their own chains,
+        compiled here like this router's own, ``wrap`` around them too.
+        """
         if self._table is not None:
             return
-        table = _Table()
-        calls = {id(r): (wrap(r.handler) if wrap else r.handler) for r in self._routes}
-        built: dict[tuple[int, ...], dict[str, _Group]] = {}
-        for method in METHODS:
-            candidates = self._candidates(method)
-            static = [r for r in candidates if r.pattern.is_static]
-            for route in static:
-                table.static.setdefault(route.path, {}).setdefault(method, (route, calls[id(route)]))
-            dynamic = [r for r in candidates if not r.pattern.is_static]
-            # The same routes for several methods (HEAD's are GET's, '*' routes are every
-            # method's) share their compiled groups.
-            key = tuple(id(r) for r in dynamic)
-            if key not in built:
-                built[key] = _build_groups(dynamic, calls)
-            table.dynamic[method] = built[key]
-        shapes: dict[tuple[str, ...], tuple[Pattern, set[str]]] = {}
-        for route in self._routes:
-            if not route.pattern.is_static:
-                shapes.setdefault(route.pattern.shape, (route.pattern, set()))[1].add(route.method)
-        for pattern, methods in shapes.values():
-            table.resources.setdefault(pattern.prefix, []).append((pattern.regex(), frozenset(methods)))
-        table.every_method = _implied({route.method for route in self._routes}) | {"OPTIONS"}
-        self._table = table
+        entries = [(route, route.handler) for route in self._routes]
+        shapes = dict(self._by_shape)
+        for route, inner in mounted:
+            other = shapes.setdefault((route.method, route.pattern.shape), route)
+            if other is not route:
+                raise RouteError(f"{route.describe()} of a sub-application: same as {other.describe()}")
+            entries.append((route, inner))
+        self._chains = [(route, wrap(inner) if wrap else inner) for route, inner in entries]
+        calls = {
+            id(route): call if route.expect_handler is None else expect_first(call, route.expect_handler)
+            for route, call in self._chains
+        }
+        self._table = compile_table([route for route, _ in entries], calls)
 
-    def _candidates(self, method: str) -> list[Route]:
-        """Routes answering ``method``, most specific first: own, GET for HEAD, then '*'."""
-        own = [r for r in self._routes if r.method == method]
-        seen = {r.pattern.shape for r in own}
-        fallbacks = ["GET", ANY_METHOD] if method == "HEAD" else [ANY_METHOD]
-        for fallback in fallbacks:
-            extra = [r for r in self._routes if r.method == fallback and r.pattern.shape not in seen]
-            seen.update(r.pattern.shape for r in extra)
-            own.extend(extra)
-        return own
+    def chains(self) -> list[Chain]:
+        """Once frozen: each route (its sub-apps' too) with its handler inside this app's
+        middlewares -- without the expect step, which goes outermost where it is served."""
+        return list(self._chains)
 
     # -- matching ---------------------------------------------------------------
     def resolve(self, method: str, path: str) -> tuple[Route | None, Handler | None, Any]:
@@ -399,54 +372,14 @@ class Router:
             if end < 0:
                 break
             for regex, methods in table.resources.get(path[: end + 1], ()):
-                if _compiled(regex).fullmatch(path):
+                if compiled(regex).fullmatch(path):
                     allowed |= methods
-        return _implied(allowed)
+        return implied(allowed)
 
     # -- reverse ------------------------------------------------------------------
-    def url_for(self, name: str, /, **params: Any) -> str:
-        """The path of route ``name`` with ``params`` filled in and quoted."""
-        route = self._names.get(name)
-        if route is None:
-            raise KeyError(f"no route named {name!r}")
-        out: list[str] = []
-        wanted = {p.name for p in route.pattern.parts if isinstance(p, Placeholder)}
-        if set(params) != wanted:
-            raise ValueError(f"route {name!r} takes parameters {sorted(wanted)}, got {sorted(params)}")
-        for part in route.pattern.parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            text = str(params[part.name])
-            if not re.fullmatch(part.regex, text):
-                raise ValueError(f"{part.name}={text!r} does not match {part.regex!r}")
-            out.append(quote(text, safe="/" if part.spec == "path" else ""))
-        return "".join(out)
+    def url_for(self, name: str, /, **params: Any) -> URL:
+        """The path of the resource named ``name`` with ``params`` filled in and quoted."""
+        return self[name].url_for(**params)
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
-
-
-@functools.lru_cache(maxsize=4096)
-def _compiled(regex: str) -> re.Pattern[str]:
-    return re.compile(regex)
-
-
-def _build_groups(routes: list[Route], calls: dict[int, Handler]) -> dict[str, _Group]:
-    by_prefix: dict[str, list[Route]] = {}
-    for route in routes:
-        by_prefix.setdefault(route.pattern.prefix, []).append(route)
-    groups: dict[str, _Group] = {}
-    for prefix, members in by_prefix.items():
-        alternatives = [f"{r.pattern.regex(f'r{i}_')}(?P<m{i}>)" for i, r in enumerate(members)]
-        regex = re.compile("|".join(alternatives))
-        by_marker = {}
-        for i, route in enumerate(members):
-            extractors = tuple(
-                (regex.groupindex[f"r{i}_{p.name}"], p.name, p.convert)
-                for p in route.pattern.parts
-                if isinstance(p, Placeholder)
-            )
-            by_marker[regex.groupindex[f"m{i}"]] = (route, calls[id(route)], extractors)
-        groups[prefix] = _Group(regex, by_marker)
-    return groups

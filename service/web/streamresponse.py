@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 __all__ = ["StreamResponse", "Writer", "is_os_file"]
 
 
+async def run_prepare_hooks(request: Request, response: StreamResponse) -> None:
+    """Run ``request.app``'s ``on_response_prepare`` hooks, compiled at freeze (prepare.py)."""
+    for hook in getattr(request.app, "prepare_hooks", ()):
+        await hook(request, response)
+
+
 class Writer(Protocol):
     """The connection as a response sees it."""
 
@@ -263,6 +269,7 @@ class StreamResponse:
         """Send the status line and headers; the body follows with ``write()``."""
         if self._writer is not None:
             return self._writer
+        await run_prepare_hooks(request, self)  # on_response_prepare (prepare.py)
         writer, keep_alive, http10, head_only = request.protocol.begin_response(request, self)
         length = self._content_length
         declared = self._headers.get("Content-Length") if self._headers else None
