@@ -45,6 +45,7 @@ from ..errors import ProtocolError
 from ..web.httpexc import HTTPException
 from ..web.request import HTTP10, Request
 from ..web.response import Response, StreamResponse, internal_error, reason_phrase, render
+from ..web.streams import RequestPayloadError
 from .deadline import BODY, HEAD, IDLE, LINGER, Deadline, Wait
 from .eager import EagerRunner
 from .reader import RequestReader
@@ -448,7 +449,10 @@ class HttpProtocol(asyncio.Protocol):
         current = self._reader.current
         if current is not None and not current.body_done:
             self._advance(STOPPED)
-            current.end_body(HTTPException(status=status, text=f"{status}: {reason}"))
+            text = f"{status}: {reason}"
+            current.end_body(
+                RequestPayloadError(text=text) if status == 400 else HTTPException(status=status, text=text)
+            )
 
     def want_body(self, request: Request, expect_continue: bool) -> None:
         """A handler waits for the body: say ``100 Continue`` if the client asked.

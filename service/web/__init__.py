@@ -13,16 +13,17 @@ from ..http.runner import AppRunner, BaseRunner, BaseSite, GracefulExit, SockSit
 from ..http.server import Server, run_app
 from ..http.wire import Limits
 from . import httpexc
-from .app import AppKey, Application, middleware
+from .app import AppKey, Application, CleanupError, middleware
 from .conditional import ETag
 from .fileresponse import FileResponse
 from .forms import FileField
 from .httpexc import *  # noqa: F403  (every HTTP exception: the family is listed in httpexc.__all__)
+from .keys import NotAppKeyWarning, RequestKey, ResponseKey
 from .multidict import CIMultiDict, MultiDict
 from .normalize import normalize_path_middleware
 from .request import HttpVersion, Request
 from .resources import AbstractResource, DynamicResource, PlainResource, Resource
-from .response import Response, StreamResponse, json_response
+from .response import Response, StreamResponse, json_bytes_response, json_response
 from .routedef import (
     AbstractRouteDef,
     Handler,
@@ -42,13 +43,25 @@ from .routedef import (
 )
 from .router import Route, Router
 from .staticfiles import StaticResource
+from .streams import PayloadAccessError, RequestPayloadError
 from .subapps import PrefixedSubAppResource
 from .views import View
 
 BaseRequest = Request  # aiohttp's base class of Request; here there is only the one
 ResourceRoute = Route  # aiohttp's route of a resource: our Route
+AbstractRoute = Route  # (aiohttp's base class of routes: ours has one kind)
+UrlDispatcher = Router  # aiohttp's name of the routing table
 
 __all__ = [
+    "AbstractRoute",
+    "CleanupError",
+    "NotAppKeyWarning",
+    "PayloadAccessError",
+    "RequestPayloadError",
+    "RequestKey",
+    "ResponseKey",
+    "UrlDispatcher",
+    "json_bytes_response",
     "AbstractResource",
     "AbstractRouteDef",
     "DynamicResource",

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from ..defaults import CLIENT_MAX_SIZE
 from . import subapps
 from .forwarding import TrustedProxies
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
+from .keys import AppKey
 from .prepare import PrepareHook, PrepareStep
 from .request import Request
 from .response import Response, StreamResponse, internal_error
@@ -28,7 +29,7 @@ from .routedef import AbstractRouteDef, Handler
 from .router import Route, Router
 from .subapps import ChainMapProxy, MatchedSubAppResource, PrefixedSubAppResource
 
-__all__ = ["Application", "Middleware", "config_dict", "middleware"]
+__all__ = ["AppKey", "Application", "CleanupError", "Middleware", "config_dict", "middleware"]
 
 error_log = logging.getLogger("service.error")
 
@@ -38,24 +39,12 @@ CleanupContext = Callable[["Application"], AsyncIterator[None]]
 _T = TypeVar("_T")
 
 
-class AppKey(Generic[_T]):
-    """A typed key for app state, as aiohttp's: ``DB = web.AppKey("db", Database)``;
-    ``app[DB]`` is then typed ``Database``. Keys compare by identity, so two
-    modules' keys of the same name never collide."""
-
-    __slots__ = ("_name", "_type")
-
-    def __init__(self, name: str, t: type[_T] | None = None) -> None:
-        self._name = name
-        self._type = t
+class CleanupError(RuntimeError):
+    """More than one cleanup context failed to tear down (aiohttp's): ``exceptions`` has them."""
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    def __repr__(self) -> str:
-        kind = f", type={self._type.__qualname__}" if self._type is not None else ""
-        return f"<AppKey({self._name!r}{kind})>"
+    def exceptions(self) -> list[BaseException]:
+        return list(self.args[1])
 
 
 _M = TypeVar("_M", bound=Callable[..., Any])
@@ -332,7 +321,7 @@ class Application(MutableMapping[str, Any]):
         if len(errors) == 1:
             raise errors[0]
         if errors:
-            raise ExceptionGroup("errors while tearing down the cleanup contexts", errors)
+            raise CleanupError("errors while tearing down the cleanup contexts", errors)
 
     # -- the handler error boundary ------------------------------------------------
     def _miss(self, request: Request, allowed: frozenset[str]) -> Handler:

@@ -36,12 +36,13 @@ import asyncio
 import json
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, overload
 from urllib.parse import parse_qsl, unquote
 
 from .cookies import parse_cookie_header
 from .forwarding import Origin
 from .httpexc import HTTPRequestEntityTooLarge, InvalidJSONBody
+from .keys import RequestKey
 from .multidict import CIMultiDict, MultiDict
 from .reqinfo import RequestInfo
 
@@ -442,18 +443,22 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         self._store().setdefault(VALIDATED_KEY, {})[type(value)] = value
 
     # -- per-request state ---------------------------------------------------------------
-    def _store(self) -> dict[str, Any]:
+    def _store(self) -> dict[Any, Any]:
         if self._state is None:
             self._state = {}
         return self._state
 
-    def __getitem__(self, key: str) -> Any:
+    @overload
+    def __getitem__(self, key: RequestKey[M]) -> M: ...
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | RequestKey[Any]) -> Any:
         return self._store()[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __setitem__(self, key: str | RequestKey[Any], value: Any) -> None:
         self._store()[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: str | RequestKey[Any]) -> None:
         del self._store()[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -47,7 +47,15 @@ from .streamresponse import is_os_file as is_os_file
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["Response", "StreamResponse", "check_status", "internal_error", "json_response", "render"]
+__all__ = [
+    "Response",
+    "StreamResponse",
+    "check_status",
+    "internal_error",
+    "json_bytes_response",
+    "json_response",
+    "render",
+]
 
 INTERNAL_ERROR_TEXT = "500: Internal Server Error"  # all a client learns of a failure
 
@@ -302,3 +310,25 @@ def json_response(
         headers=headers,
         content_type=content_type,
     )
+
+
+_NO_DATA: Any = object()
+
+
+def json_bytes_response(
+    data: Any = _NO_DATA,
+    *,
+    dumps: Callable[[Any], bytes],
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> Response:
+    """``json_response`` for an encoder that returns bytes (orjson's ``dumps``): no decode
+    and encode again. Give ``data`` to encode, or an encoded ``body``."""
+    if data is not _NO_DATA:
+        if body is not None:
+            raise ValueError("give data or body, not both")
+        body = dumps(data)
+    return Response(body=body, status=status, reason=reason, headers=headers, content_type=content_type)

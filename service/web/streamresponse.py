@@ -19,14 +19,15 @@ this module knows nothing of sockets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from .conditional import ETag, etag_field, http_date, parse_etag, parse_http_date
 from .cookies import cookie_name, set_cookie_value
 from .heads import check_status, declared_length, render_head
+from .keys import ResponseKey
 from .multidict import CIMultiDict
 
 if TYPE_CHECKING:
@@ -60,8 +61,12 @@ def is_os_file(file: IO[bytes]) -> bool:
     return True
 
 
-class StreamResponse:
-    """A response whose body is written in pieces after ``prepare()``."""
+_T = TypeVar("_T")
+
+
+class StreamResponse(MutableMapping[Any, Any]):
+    """A response whose body is written in pieces after ``prepare()``; also a mapping for
+    per-response state (``response["key"]``, or a typed ``ResponseKey``), as aiohttp's."""
 
     __slots__ = (
         "status",
@@ -77,6 +82,7 @@ class StreamResponse:
         "_keep_alive",
         "force_closed",
         "_sent",
+        "_state",  # (left unset until used: PERF, nothing per response)
     )
 
     def __init__(
@@ -371,3 +377,39 @@ class StreamResponse:
         while count > 0 and (data := file.read(min(chunk_size, count))):
             count -= len(data)
             await self.write(data)
+
+    # -- per-response state (a mapping, as aiohttp's) ---------------------------------
+    def _store(self) -> dict[Any, Any]:
+        try:
+            return self._state
+        except AttributeError:
+            self._state: dict[Any, Any] = {}
+            return self._state
+
+    @overload
+    def __getitem__(self, key: ResponseKey[_T]) -> _T: ...
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | ResponseKey[Any]) -> Any:
+        return self._store()[key]
+
+    def __setitem__(self, key: str | ResponseKey[Any], value: Any) -> None:
+        self._store()[key] = value
+
+    def __delitem__(self, key: str | ResponseKey[Any]) -> None:
+        del self._store()[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._store())
+
+    def __len__(self) -> int:
+        return len(self._store())
+
+    def __bool__(self) -> bool:
+        return True  # a response is never "empty" because its state is
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)

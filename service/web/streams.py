@@ -38,10 +38,20 @@ from .httpexc import HTTPBadRequest, HTTPUnsupportedMediaType
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["DECODE_STEP", "BodyStream", "EofStream"]
+__all__ = ["DECODE_STEP", "BodyStream", "EofStream", "PayloadAccessError", "RequestPayloadError"]
 
 DECODE_STEP = 64 * 1024  # most bytes one step of decoding yields
 MAX_LINE = 64 * 1024  # readline()'s default bound, as aiohttp's buffer limit
+
+
+class RequestPayloadError(HTTPBadRequest):
+    """A body that is not what its ``Content-Encoding`` says, or that ended too soon:
+    aiohttp's name, and a 400 when the handler does not catch it."""
+
+
+class PayloadAccessError(Exception):
+    """aiohttp's error for a body read after it was released; never raised here: a body
+    can be read (again, from ``read()``'s copy) as long as its request lives."""
 
 
 class EofStream(Exception):
@@ -84,7 +94,7 @@ class _Zlib:
         try:
             out = self._obj.decompress(data, DECODE_STEP)
         except zlib.error as exc:
-            raise HTTPBadRequest(text=f"400: the body is not valid {self._name}: {exc}") from None
+            raise RequestPayloadError(text=f"400: the body is not valid {self._name}: {exc}") from None
         self._tail = self._obj.unconsumed_tail
         self._full = len(out) == DECODE_STEP
         return out
@@ -99,7 +109,7 @@ class _Zlib:
 
     def finish(self) -> None:
         if not self._obj.eof:
-            raise HTTPBadRequest(text=f"400: the {self._name} body ends early")
+            raise RequestPayloadError(text=f"400: the {self._name} body ends early")
 
 
 class _Brotli:
@@ -123,7 +133,7 @@ class _Brotli:
         try:
             out: bytes = obj.process(data, output_buffer_limit=DECODE_STEP)
         except Exception as exc:  # brotli.error
-            raise HTTPBadRequest(text=f"400: the body is not valid br: {exc}") from None
+            raise RequestPayloadError(text=f"400: the body is not valid br: {exc}") from None
         return out
 
     @property
@@ -132,7 +142,7 @@ class _Brotli:
 
     def finish(self) -> None:
         if not self._obj.is_finished():
-            raise HTTPBadRequest(text="400: the br body ends early")
+            raise RequestPayloadError(text="400: the br body ends early")
 
 
 class _Chain:
