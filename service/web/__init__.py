@@ -14,6 +14,7 @@ from ..http.server import Server, run_app
 from ..http.wire import Limits
 from . import httpexc
 from .app import AppKey, Application, CleanupError, middleware
+from .compression import ContentCoding
 from .conditional import ETag
 from .fileresponse import FileResponse
 from .forms import FileField
@@ -53,6 +54,7 @@ AbstractRoute = Route  # (aiohttp's base class of routes: ours has one kind)
 UrlDispatcher = Router  # aiohttp's name of the routing table
 
 __all__ = [
+    "ContentCoding",
     "AbstractRoute",
     "CleanupError",
     "NotAppKeyWarning",

@@ -23,11 +23,13 @@ and ``check_status``, ``reason_phrase`` and ``date_cache`` (heads.py).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterable, Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from . import heads
+from .compression import ContentCoding
 from .heads import SERVER_HEADER as SERVER_HEADER
 from .heads import (
     check_status,
@@ -157,6 +159,12 @@ class Response(StreamResponse):
             self.__class__ = StreamedBodyResponse  # type: ignore[assignment]
         self._charset = charset
         self._content_type = content_type or kind
+
+    def enable_compression(self, force: ContentCoding | None = None, strategy: int | None = None) -> None:
+        """Compress the body when it is sent (compression.py): it then goes in chunks, as
+        a ``StreamedBodyResponse`` over the bytes (the bytes path stays untouched)."""
+        super().enable_compression(force, strategy)
+        self._adopt_body(io.BytesIO(self._body), self._content_type, self._charset)
 
     def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
         """Nothing to do: a whole body is sent with its Content-Length, which tells its end best."""

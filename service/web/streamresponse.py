@@ -24,6 +24,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
+from .compression import Compressor, ContentCoding, choose_coding
 from .conditional import ETag, etag_field, http_date, parse_etag, parse_http_date
 from .cookies import cookie_name, set_cookie_value
 from .heads import check_status, declared_length, render_head
@@ -83,6 +84,8 @@ class StreamResponse(MutableMapping[Any, Any]):
         "force_closed",
         "_sent",
         "_state",  # (left unset until used: PERF, nothing per response)
+        "_compression",  # enable_compression()'s wish: unset until it is called (PERF)
+        "_compressor",  # set by prepare(): the body's compressor, or None
     )
 
     def __init__(
@@ -270,12 +273,42 @@ class StreamResponse(MutableMapping[Any, Any]):
         """Close the connection after this response."""
         self.force_closed = True
 
+    # -- compression (compression.py) ------------------------------------------------
+    def enable_compression(self, force: ContentCoding | None = None, strategy: int | None = None) -> None:
+        """Compress the body: in ``force``'s coding, else as the request accepts.
+        ``strategy`` is taken as the zlib level (aiohttp's is zlib's strategy)."""
+        if self.prepared:
+            raise RuntimeError("cannot enable compression after prepare()")
+        self._compression = (force, 6 if strategy is None else strategy)
+
+    def _start_compression(self, request: Request) -> Compressor | None:
+        wish = getattr(self, "_compression", None)
+        # (A HEAD gets the headers a GET would; 204 and 304 have no body; a range is of the
+        # file's own bytes, not of a compressed stream.)
+        if wish is None or self.status in (204, 206, 304) or "Content-Range" in self.headers:
+            return None
+        force, level = wish
+        coding = force if force is not None else choose_coding(request.headers.get("Accept-Encoding"))
+        if coding is None or coding is ContentCoding.identity:
+            return None
+        headers = self.headers
+        headers["Content-Encoding"] = coding.value
+        vary = headers.get("Vary")
+        if vary is None:
+            headers["Vary"] = "Accept-Encoding"
+        elif "accept-encoding" not in vary.lower() and vary.strip() != "*":
+            headers["Vary"] = f"{vary}, Accept-Encoding"
+        headers.pop("Content-Length", None)  # the compressed size is not known ahead
+        self._content_length = None
+        return Compressor(coding, level)
+
     # -- streaming API --------------------------------------------------------
     async def prepare(self, request: Request) -> Writer:
         """Send the status line and headers; the body follows with ``write()``."""
         if self._writer is not None:
             return self._writer
         await run_prepare_hooks(request, self)  # on_response_prepare (prepare.py)
+        self._compressor = self._start_compression(request)
         writer, keep_alive, http10, head_only = request.protocol.begin_response(request, self)
         length = self._content_length
         declared = self._headers.get("Content-Length") if self._headers else None
@@ -323,6 +356,10 @@ class StreamResponse(MutableMapping[Any, Any]):
             raise RuntimeError("cannot write() after write_eof()")
         if not data or self._head_only:
             return
+        if self._compressor is not None:
+            data = self._compressor.compress(bytes(data))
+            if not data:
+                return  # zlib holds it until it has a block
         if self._chunked:
             writer.write(b"%x\r\n" % len(data) + bytes(data) + b"\r\n")
         else:
@@ -347,6 +384,10 @@ class StreamResponse(MutableMapping[Any, Any]):
             raise RuntimeError(
                 f"write_eof() after {self._sent} of the {self._content_length} bytes Content-Length declared"
             )
+        if self._compressor is not None and not self._head_only:
+            tail, self._compressor = self._compressor.flush(), None
+            if tail:
+                self._writer.write(b"%x\r\n%s\r\n" % (len(tail), tail) if self._chunked else tail)
         self._eof_sent = True
         if self._chunked and not self._head_only:
             self._writer.write(b"0\r\n\r\n")
