@@ -124,3 +124,26 @@ async def test_head_and_204_send_no_compressed_body(make_server: MakeServer, raw
     assert (head.status, head.header("Content-Encoding"), head.body) == (200, "gzip", b"")
     empty_answer = await exchange(make_server, raw_connect, "/empty", b"Accept-Encoding: gzip\r\n")
     assert (empty_answer.status, empty_answer.header("Content-Encoding")) == (204, None)
+
+
+async def test_a_compressed_file_to_an_http10_client(
+    make_server: MakeServer, raw_connect: Any, tmp_path: Any
+) -> None:
+    """No chunks for HTTP/1.0: the body ends with the connection, and it is compressed
+    (the kernel's sendfile, which would skip the compressor, is not used)."""
+    path = tmp_path / "big.txt"
+    path.write_text(TEXT)
+
+    async def send_file(request: Request) -> web.FileResponse:
+        response = web.FileResponse(path)
+        response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    app = Application()
+    app.router.add_get("/file", send_file)
+    server = await make_server(app)
+    conn = await raw_connect(server.port)
+    conn.writer.write(b"GET /file HTTP/1.0\r\n\r\n")
+    response = await asyncio.wait_for(conn.read_response(), TIMEOUT)
+    assert (response.status, response.header("Content-Encoding")) == (200, "gzip")
+    assert gzip.decompress(response.body) == TEXT.encode()

@@ -21,7 +21,7 @@ from typing import Any
 import brotli  # type: ignore[import-untyped, unused-ignore]  # the brotli extra (in the test extra)
 import pytest
 
-from service import Application, Request, Response, Server, json_response
+from service import Application, Limits, Request, Response, Server, json_response
 from service.web.request import HIGH_WATER
 
 TIMEOUT = 10.0  # bound on every network wait; never a timing assertion
@@ -93,6 +93,19 @@ async def _until(request: Request) -> Any:
     return [(await request.content.readuntil(b"\n\n")).decode(), (await request.content.read()).decode()]
 
 
+async def _crlf(request: Request) -> Any:
+    """A two-byte separator, split across pieces when the body comes in 5-byte chunks."""
+    lines = []
+    while line := await request.content.readuntil(b"\r\n"):
+        lines.append(line.decode())
+    return lines
+
+
+async def _read_then_stream(request: Request) -> Any:
+    whole = await request.read()
+    return [whole == BODY, (await request.content.read()).decode(), request.content.at_eof()]
+
+
 async def _eof(request: Request) -> Any:
     before = request.content.at_eof()
     rest = await request.content.read()
@@ -121,6 +134,7 @@ READERS: dict[str, tuple[Reader, Any]] = {
     "readchunk": (_readchunk, BODY.decode()),
     "readany": (_readany, [BODY.decode(), True, False]),
     "readuntil": (_until, ["first line\nsecond\n\n", "last, no newline"]),
+    "read-then-stream": (_read_then_stream, [True, BODY.decode(), True]),
     "at_eof": (_eof, [False, len(BODY), True, "", True]),
     "stream-then-read": (_stream_then_read, ["first ", BODY[6:].decode(), BODY[6:].decode()]),
 }
@@ -156,6 +170,18 @@ async def send(conn: Any, data: bytes, bytewise: bool) -> None:
         conn.writer.write(data[i : i + 1])
         await conn.writer.drain()
         await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
+async def test_a_separator_split_across_pieces_is_found(
+    make_server: MakeServer, raw_connect: Any, bytewise: bool
+) -> None:
+    server = await make_server(reading_app({"crlf": _crlf}))
+    conn = await raw_connect(server.port)
+    # Chunks of 5 bytes: "abcd\r" | "\nefgh" | "\r\nij" -- the first CRLF is cut in two.
+    await send(conn, post("crlf", b"abcd\r\nefgh\r\nij", chunked=True), bytewise)
+    response = await asyncio.wait_for(conn.read_response(), TIMEOUT)
+    assert json.loads(response.body) == ["abcd\r\n", "efgh\r\n", "ij"]
 
 
 @pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
@@ -400,3 +426,26 @@ async def test_a_decompression_bomb_is_413_at_the_limit(
         tracemalloc.stop()
     assert (response.status, ran) == (413, ["whole"])
     assert peak < 8 * 1024**2, f"peak {peak} bytes traced for a 1 MiB limit"
+
+
+async def test_a_handler_busy_between_reads_is_not_timed_out(
+    make_server: MakeServer, raw_connect: Any
+) -> None:
+    """body_timeout bounds a reader's wait for bytes, not the handler's work between reads."""
+
+    async def slow_reader(request: Request) -> Response:
+        first = await request.content.read(5)
+        await asyncio.sleep(0.6)  # work, twice body_timeout
+        return Response(body=first + await request.content.read())
+
+    app = Application()
+    app.router.add_post("/slow", slow_reader)
+    server = await make_server(app, limits=Limits(body_timeout=0.3))
+    conn = await raw_connect(server.port)
+    conn.writer.write(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+    await asyncio.sleep(0.1)  # the handler waits for its first bytes: the body timer runs
+    conn.writer.write(b"01234")
+    await asyncio.sleep(0.4)  # the handler is at work; the timer, stopped when they came, is not
+    conn.writer.write(b"56789")
+    response = await asyncio.wait_for(conn.read_response(), TIMEOUT)
+    assert (response.status, response.body) == (200, b"0123456789")

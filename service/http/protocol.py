@@ -469,6 +469,10 @@ class HttpProtocol(asyncio.Protocol):
     def pause_reading(self) -> None:
         self._reading.pause()
 
+    def stop_body_timer(self, request: Request) -> None:
+        if self._deadline.kind is BODY:
+            self._deadline.cancel()
+
     def resume_reading(self) -> None:
         if self._phase < STOPPED:
             self._reading.resume()

@@ -91,6 +91,10 @@ class Connection(Protocol):
         """The body buffer is full: read no more from the socket for now."""
         ...
 
+    def stop_body_timer(self, request: Request) -> None:
+        """A stream's wait for ``request``'s body is over: ``body_timeout`` stops counting."""
+        ...
+
     def resume_reading(self) -> None:
         """The body buffer was drained: read again (unless the connection has stopped)."""
         ...
@@ -358,7 +362,11 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         self._conn.want_body(self, expect_continue)
         self._cap = self._body_size  # the next piece goes through _over_cap, which wakes us
         self._body_waiter = asyncio.get_running_loop().create_future()
-        await self._body_waiter
+        try:
+            await self._body_waiter
+        finally:
+            # body_timeout is for waiting: a handler busy between two reads is not late.
+            self._conn.stop_body_timer(self)
 
     @property
     def content(self) -> BodyStream:
@@ -367,7 +375,11 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         if stream is None:
             from .streams import BodyStream  # (a cycle at import time: streams uses Request's errors)
 
-            stream = self._stream = BodyStream(self, self.coding)
+            if self._body is not None:  # read() has taken the body whole: stream its copy
+                stream = BodyStream.of_bytes(self, self._body)
+            else:
+                stream = BodyStream(self, self.coding)
+            self._stream = stream
         return stream
 
     # -- the body -------------------------------------------------------------------
@@ -379,6 +391,7 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         if self.coding is not None or self._stream is not None:
             # Decoded, or partly streamed already: read the rest through the stream.
             self._body = await self.content.read_whole(limit)
+            self._stream = None  # a later ``content`` streams the copy (decoded, if it was)
             return self._body
         if limit is not None:
             size = max(self._content_length or 0, self._body_size)

@@ -408,7 +408,7 @@ class StreamResponse(MutableMapping[Any, Any]):
             return
         if self._content_length is not None and self._sent + count > self._content_length:
             raise RuntimeError(f"write_file() past the declared Content-Length of {self._content_length}")
-        if not self._chunked and is_os_file(file):
+        if not self._chunked and self._compressor is None and is_os_file(file):
             try:
                 self._sent += await writer.sendfile(file, offset, count)
                 return

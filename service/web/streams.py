@@ -42,6 +42,7 @@ __all__ = ["DECODE_STEP", "BodyStream", "EofStream", "PayloadAccessError", "Requ
 
 DECODE_STEP = 64 * 1024  # most bytes one step of decoding yields
 MAX_LINE = 64 * 1024  # readline()'s default bound, as aiohttp's buffer limit
+YIELD_EVERY = 16  # buffer fills between two turns of the event loop (see _fill)
 
 
 class RequestPayloadError(HTTPBadRequest):
@@ -196,7 +197,18 @@ def _has_brotli() -> bool:
 class BodyStream:
     """One request's body, read as a stream."""
 
-    __slots__ = ("_request", "_coding", "_decoder", "_raw", "_buf", "_offset", "_size", "_eof", "_read")
+    __slots__ = (
+        "_request",
+        "_coding",
+        "_decoder",
+        "_raw",
+        "_buf",
+        "_offset",
+        "_size",
+        "_eof",
+        "_read",
+        "_steps",
+    )
 
     def __init__(self, request: Request, coding: bytes | None = None) -> None:
         # A proxy: the request holds its stream, and a cycle would keep both (and an
@@ -210,6 +222,7 @@ class BodyStream:
         self._size = 0  # bytes in _buf
         self._eof = False  # the body has ended and _raw is decoded
         self._read = 0  # bytes handed to the handler
+        self._steps = 0  # buffer fills so far (see _fill)
 
     # -- filling the buffer ------------------------------------------------------------
     async def _fill(self) -> bool:
@@ -218,8 +231,13 @@ class BodyStream:
             if self._eof:
                 return False
             self._step()
+            self._steps += 1
             if not self._buf and not self._raw and not self._eof:
                 await self._request.wait_body()
+            elif self._steps % YIELD_EVERY == 0:
+                # Decoding makes bytes without waiting for the socket: a small body that
+                # inflates to gigabytes would otherwise hold the loop as long as it is read.
+                await asyncio.sleep(0)
         return True
 
     def _step(self) -> None:
@@ -325,30 +343,31 @@ class BodyStream:
         return b"".join(pieces)
 
     async def readuntil(self, separator: bytes = b"\n", *, max_size: int = MAX_LINE) -> bytes:
-        """Up to and including ``separator`` (or to the end); ``ValueError`` past ``max_size``."""
+        """Up to and including ``separator`` (or to the end); ``ValueError`` past ``max_size``.
+
+        Each piece is searched where it lies, from ``_offset``: a line costs its own
+        length, not the buffer's (many short lines in a large piece stay linear).
+        """
         if not separator:
             raise ValueError("separator must not be empty")
         line = bytearray()
+        keep = len(separator) - 1  # bytes of a separator that may end the line so far
         while await self._fill():
-            start = max(0, len(line) - len(separator) + 1)  # a separator split across pieces
-            line += self._take(-1)
-            at = line.find(separator, start)
+            piece, off = self._buf[0], self._offset
+            if keep and line:  # a separator split across pieces
+                joint = bytes(line[-keep:]) + piece[off : off + keep]
+                at = joint.find(separator)
+                if 0 <= at < keep:
+                    line += self._take(at + len(separator) - keep)
+                    return bytes(line)
+            at = piece.find(separator, off)
             if at >= 0:
-                end = at + len(separator)
-                if end < len(line):
-                    self._unread(bytes(line[end:]))
-                return bytes(line[:end])
+                line += self._take(at + len(separator) - off)
+                return bytes(line)
+            line += self._take(len(piece) - off)
             if len(line) > max_size:
                 raise ValueError(f"line too long: over {max_size} bytes without {separator!r}")
         return bytes(line)
-
-    def _unread(self, data: bytes) -> None:
-        if self._offset:
-            self._buf[0] = self._buf[0][self._offset :]
-            self._offset = 0
-        self._buf.appendleft(data)
-        self._size += len(data)
-        self._read -= len(data)
 
     async def readline(self, *, max_line_length: int | None = None) -> bytes:
         """One line, its ``\\n`` included (the last may have none); ``b""`` at the end."""
@@ -383,6 +402,14 @@ class BodyStream:
     def total_bytes(self) -> int:
         """Bytes of the body received so far (as sent, before any decoding)."""
         return self._request.body_size
+
+    @classmethod
+    def of_bytes(cls, request: Request, data: bytes) -> BodyStream:
+        """A stream over a body already read whole (``read()`` came first)."""
+        stream = cls(request)
+        stream._push(data)
+        stream._eof = True
+        return stream
 
     def __repr__(self) -> str:
         return f"<BodyStream {self._read} bytes read{' eof' if self._eof else ''}>"
