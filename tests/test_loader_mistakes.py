@@ -312,7 +312,8 @@ def test_yaml_message_lines_count_crlf_and_cr_line_breaks_as_pyyaml_does() -> No
 
 # -- unknown keys: a suggestion only when it is likely, the valid keys otherwise ----------------------------
 SERVICE_KEYS = (
-    "name, host, port, client_max_size, trusted_proxies, max_target_size, max_header_size, max_header_count,"
+    "name, host, port, client_max_size, trusted_proxies, proxy_headers, max_target_size, max_header_size,"
+    " max_header_count,"
     " shutdown_timeout, keepalive_timeout, header_timeout, body_timeout, send_timeout, linger_timeout,"
     " handler_timeout, max_connections, access_log, healthz, openapi, version"
 )

@@ -44,9 +44,13 @@ async def describe(request: Request) -> Response:
 
 
 async def ask(
-    make_server: MakeServer, raw_connect: Any, head: bytes, trusted: list[str] | None = None
+    make_server: MakeServer,
+    raw_connect: Any,
+    head: bytes,
+    trusted: list[str] | None = None,
+    kind: Any = "x-forwarded",
 ) -> Any:
-    app = Application(trusted_proxies=trusted or ())
+    app = Application(trusted_proxies=trusted or (), proxy_headers=kind)
     app.router.add_get("/{tail:.*}", describe)
     server = await make_server(app)
     conn = await raw_connect(server.port)
@@ -58,6 +62,7 @@ async def ask(
 
 TRUST = ["127.0.0.1", "10.0.0.0/8"]
 XF = b"Host: api.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Host: "
+FWD = "forwarded"  # proxy_headers: the trusted proxies write Forwarded (RFC 7239)
 ORIGINS = [
     pytest.param(b"Host: api.test", None, ("http", "api.test", "127.0.0.1"), id="plain"),
     pytest.param(
@@ -74,9 +79,21 @@ ORIGINS = [
     ),
     pytest.param(
         b"Host: api.test\r\nForwarded: for=203.0.113.7;proto=https;host=www.test",
-        TRUST,
+        (TRUST, FWD),
         ("https", "www.test", "203.0.113.7"),
         id="forwarded-from-a-trusted-proxy",
+    ),
+    pytest.param(
+        b"Host: api.test\r\nForwarded: for=10.9.9.9;proto=https\r\nX-Forwarded-For: 203.0.113.7",
+        TRUST,
+        ("http", "api.test", "203.0.113.7"),
+        id="a-client-forwarded-passed-on-by-an-x-forwarded-proxy-is-ignored",
+    ),
+    pytest.param(
+        b"Host: api.test\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Proto: https",
+        (TRUST, FWD),
+        ("http", "api.test", "127.0.0.1"),
+        id="x-forwarded-behind-a-forwarded-proxy-is-ignored",
     ),
     pytest.param(
         b"Host: api.test\r\nX-Forwarded-For: 1.1.1.1, 203.0.113.9, 10.1.2.3",
@@ -86,7 +103,7 @@ ORIGINS = [
     ),
     pytest.param(
         b'Host: api.test\r\nForwarded: for=192.0.2.1, for="[2001:db8::1]:4711";proto=https, for=10.0.0.5',
-        TRUST,
+        (TRUST, FWD),
         ("https", "api.test", "2001:db8::1"),
         id="forwarded-ipv6-with-port-behind-two-proxies",
     ),
@@ -101,9 +118,10 @@ ORIGINS = [
 
 @pytest.mark.parametrize(("fields", "trusted", "expected"), ORIGINS)
 async def test_scheme_host_and_remote(
-    make_server: MakeServer, raw_connect: Any, fields: bytes, trusted: list[str] | None, expected: Any
+    make_server: MakeServer, raw_connect: Any, fields: bytes, trusted: Any, expected: Any
 ) -> None:
-    got = await ask(make_server, raw_connect, b"GET /p?q=1 HTTP/1.1\r\n" + fields, trusted)
+    trusted, kind = trusted if isinstance(trusted, tuple) else (trusted, "x-forwarded")
+    got = await ask(make_server, raw_connect, b"GET /p?q=1 HTTP/1.1\r\n" + fields, trusted, kind)
     assert (got["scheme"], got["host"], got["remote"]) == expected
     assert got["secure"] == (expected[0] == "https")
     assert got["url"] == f"{expected[0]}://{expected[1]}/p?q=1"
@@ -191,3 +209,35 @@ async def test_clone_replaces_attributes_and_reads_the_same_body(
 def test_a_bad_trusted_proxy_is_refused(entry: str) -> None:
     with pytest.raises(ValueError):
         Application(trusted_proxies=[entry])
+
+
+async def test_a_sub_application_goes_by_the_roots_proxies(make_server: MakeServer, raw_connect: Any) -> None:
+    sub = Application()
+    sub.router.add_get("/p", describe)
+    app = Application(trusted_proxies=["127.0.0.1"])
+    app.add_subapp("/sub", sub)
+    server = await make_server(app)
+    conn = await raw_connect(server.port)
+    conn.writer.write(
+        b"GET /sub/p HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 9.9.9.9\r\nX-Forwarded-Proto: https\r\n\r\n"
+    )
+    got = json.loads((await asyncio.wait_for(conn.read_response(), TIMEOUT)).body)
+    assert (got["remote"], got["scheme"]) == ("9.9.9.9", "https")
+
+
+async def test_trusted_proxies_from_routes_yaml(
+    make_server: MakeServer, raw_connect: Any, project: Any
+) -> None:
+    project.write(
+        "h",
+        "from service import json_response\n\n"
+        "async def show(request):\n"
+        "    return json_response({'remote': request.remote, 'scheme': request.scheme})\n",
+    )
+    service = "service:\n  trusted_proxies: [127.0.0.1]\n  proxy_headers: forwarded\n"
+    routes = service + "routes:\n  GET /p: PKG.h.show\n"
+    server = await make_server(project.app(routes))
+    conn = await raw_connect(server.port)
+    conn.writer.write(b"GET /p HTTP/1.1\r\nHost: x\r\nForwarded: for=198.51.100.4;proto=https\r\n\r\n")
+    got = json.loads((await asyncio.wait_for(conn.read_response(), TIMEOUT)).body)
+    assert (got["remote"], got["scheme"]) == ("198.51.100.4", "https")

@@ -328,7 +328,6 @@ def test_header_injection_added_after_construction_raises_value_error() -> None:
         pytest.param({"body": b"x", "text": "x"}, ValueError, id="body-and-text"),
         pytest.param({"body": b"", "text": ""}, ValueError, id="empty-body-and-text"),
         pytest.param({"text": b"x"}, TypeError, id="bytes-as-text"),
-        pytest.param({"body": "x"}, TypeError, id="str-as-body"),
         pytest.param({"status": 99}, ValueError, id="status-too-small"),
         pytest.param({"status": 1000}, ValueError, id="status-too-large"),
     ],
@@ -336,6 +335,17 @@ def test_header_injection_added_after_construction_raises_value_error() -> None:
 def test_bad_constructor_arguments(kwargs: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
         Response(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoded", "content_type"),
+    [(None, "é".encode(), "text/plain; charset=utf-8"), ("latin-1", b"\xe9", "text/plain; charset=latin-1")],
+)
+def test_a_str_body_is_text_as_in_aiohttp(charset: str | None, encoded: bytes, content_type: str) -> None:
+    response = Response(body="é", charset=charset)
+    assert response.body == encoded
+    data = render(response, True, False, False)
+    assert b"Content-Type: " + content_type.encode() + b"\r\n" in data and data.endswith(encoded)
 
 
 # -- json_response --------------------------------------------------------------------------------

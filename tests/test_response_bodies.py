@@ -164,9 +164,7 @@ def test_body_kinds_and_the_class_they_make() -> None:
     assert isinstance(response, StreamedBodyResponse) and response.content_type == "text/plain"
 
 
-@pytest.mark.parametrize(
-    "body", ["text", 42, [b"a"], io.StringIO("text")], ids=["str", "int", "list", "text-file"]
-)
+@pytest.mark.parametrize("body", [42, [b"a"], io.StringIO("text")], ids=["int", "list", "text-file"])
 def test_what_cannot_be_a_body(body: object) -> None:
     with pytest.raises(TypeError):
         Response(body=body)  # type: ignore[arg-type]

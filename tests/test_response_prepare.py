@@ -34,6 +34,10 @@ async def streamed(request: Request) -> StreamResponse:
     return response
 
 
+async def returned_unprepared(request: Request) -> StreamResponse:
+    return StreamResponse()  # the connection prepares it, after the sub-app has returned
+
+
 async def failing(request: Request) -> Response:
     raise RuntimeError("boom")
 
@@ -48,6 +52,7 @@ def build() -> Application:
     sub.on_response_prepare.append(tagging("sub"))
     sub.router.add_get("/whole", whole)
     sub.router.add_get("/streamed", streamed)
+    sub.router.add_get("/returned", returned_unprepared)
     app.add_subapp("/sub", sub)
     return app
 
@@ -61,6 +66,7 @@ def build() -> Application:
         ("/missing", 404, "root"),
         ("/sub/whole", 200, "root,sub"),
         ("/sub/streamed", 200, "root,sub"),
+        ("/sub/returned", 200, "root,sub"),
     ],
 )
 async def test_every_response_passes_through_its_chain_of_hooks(

@@ -276,6 +276,7 @@ def build_app(spec: Spec) -> Application:
         client_max_size=settings.client_max_size,
         handler_timeout=settings.handler_timeout,
         trusted_proxies=[str(network) for network in settings.trusted_proxies],
+        proxy_headers=settings.proxy_headers,
     )
     app[SPEC_KEY] = spec
     app[HEALTH_KEY] = Health()

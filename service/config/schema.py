@@ -9,7 +9,7 @@ it validates each fixed-shape piece with these models.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork
 
@@ -95,6 +95,7 @@ class ServiceSettings(BaseModel):
     # Addresses or networks (10.0.0.0/8) of the proxies in front whose Forwarded and
     # X-Forwarded-* fields are believed for request.scheme, host and remote.
     trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
+    proxy_headers: Literal["x-forwarded", "forwarded"] = "x-forwarded"  # what those proxies write
     max_target_size: Size = Field(LIMITS.max_target_size, ge=1)  # past it, 414
     max_header_size: Size = Field(LIMITS.max_header_size, ge=1)  # past it, 431
     max_header_count: int = Field(LIMITS.max_header_count, ge=1)  # past it, 431

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from ..defaults import CLIENT_MAX_SIZE
 from . import subapps
-from .forwarding import TrustedProxies
+from .forwarding import PROXY_HEADERS, TrustedProxies
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .keys import AppKey
 from .prepare import PrepareHook, PrepareStep
@@ -157,10 +157,14 @@ class Application(MutableMapping[str, Any]):
         handler_timeout: float | None = None,
         router: Router | None = None,
         trusted_proxies: Iterable[str] = (),
+        proxy_headers: Literal["x-forwarded", "forwarded"] = "x-forwarded",
     ) -> None:
         self.router = router if router is not None else Router()
         # Proxies whose Forwarded / X-Forwarded-* fields requests believe (forwarding.py).
         self.trusted_proxies = TrustedProxies(trusted_proxies)
+        if proxy_headers not in PROXY_HEADERS:
+            raise ValueError(f"proxy_headers is one of {', '.join(PROXY_HEADERS)}, not {proxy_headers!r}")
+        self.proxy_headers = proxy_headers  # the kind those proxies write; the other is ignored
         self.middlewares: list[Middleware] = list(middlewares)
         # Bytes of body read() buffers; None means no limit, as in aiohttp.
         self.client_max_size = _max_size(client_max_size)
@@ -180,13 +184,14 @@ class Application(MutableMapping[str, Any]):
         # async def hook(request, response), before each response's head is sent (prepare.py)
         self.on_response_prepare: list[PrepareHook] = []
         self.prepare_hooks: tuple[PrepareHook, ...] = ()  # its parents' and its own, compiled at freeze
+        self._hooks_by_route: dict[Route, tuple[PrepareHook, ...]] = {}  # (the root's: its sub-apps' routes)
         self._parent: Application | None = None  # the app it is mounted in (subapps.py)
         self._mounts: list[PrefixedSubAppResource | MatchedSubAppResource] = []
 
     # -- building -------------------------------------------------------------------
     def add_routes(self, routes: Iterable[AbstractRouteDef]) -> list[Route]:
         """Add every declaration (a ``RouteTableDef``, or a list of ``web.get(...)``, ``web.static(...)``)."""
-        return [route for declared in routes for route in declared.register(self.router)]
+        return self.router.add_routes(routes)
 
     def add_subapp(self, prefix: str, subapp: Application) -> PrefixedSubAppResource:
         """Serve ``subapp``'s routes under ``prefix``, its middlewares after this app's (subapps.py)."""
@@ -257,6 +262,7 @@ class Application(MutableMapping[str, Any]):
                     by_route[route] = mount.app.prepare_hooks
 
         visit(self, ())
+        self._hooks_by_route = by_route
         if self.prepare_hooks or any(by_route.values()):
             self.handle = PrepareStep(self.handle, self.prepare_hooks, by_route)  # type: ignore[method-assign]
 
@@ -282,6 +288,34 @@ class Application(MutableMapping[str, Any]):
         view._mounts.append(PrefixedSubAppResource("", subapp))  # (not _mount: no hooks, no parent)
         view.freeze()
         return view
+
+    def prepare_hooks_for(self, route: Route | None) -> tuple[PrepareHook, ...]:
+        """The ``on_response_prepare`` hooks for a response to ``route`` (its app chain's)."""
+        if route is None:
+            return self.prepare_hooks
+        return self._hooks_by_route.get(route, self.prepare_hooks)
+
+    @property
+    def root(self) -> Application:
+        """The application at the top (this one, unless it is a mounted sub-application):
+        what the server was given, whose proxies and limits requests go by."""
+        app = self
+        while app._parent is not None:
+            app = app._parent
+        return app
+
+    def pre_freeze(self) -> None:
+        """aiohttp's first step of freezing; here freezing is one step."""
+        self.freeze()
+
+    @property
+    def pre_frozen(self) -> bool:
+        return self._frozen
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Where handler errors are logged (``service.error``; aiohttp's ``aiohttp.web``)."""
+        return error_log
 
     @property
     def frozen(self) -> bool:

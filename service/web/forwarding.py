@@ -5,15 +5,17 @@ us), its host is its ``Host`` field and its client is the socket's peer. An
 absolute-form target (``GET https://x/ HTTP/1.1``) changes none of them: a client
 cannot make a plain connection look secure by writing ``https://``.
 
-``Forwarded`` (RFC 7239) and ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` are believed
+``Forwarded`` (RFC 7239) or ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` are believed
 only when the peer is one of the proxies the user declared trusted (``service:
 trusted_proxies``, or ``Application(trusted_proxies=)``): anyone else can write them.
+And only the kind the user says those proxies write (``proxy_headers``:
+``x-forwarded``, the default, or ``forwarded``): a proxy passes on the fields it
+does not write itself, so the other kind is the client's own and is ignored.
 The hops are read from the right, the nearest first: each hop a trusted proxy
 added is skipped, and the first that names an untrusted address is the client;
 ``Forwarded``'s element for that hop also gives the scheme and host the client used.
 Of the ``X-Forwarded-*`` fields, which do not tie their values to hops, the scheme
-and host are the last ones (set by the nearest proxy). ``Forwarded`` wins over
-``X-Forwarded-*`` when both are present.
+and host are the last ones (set by the nearest proxy).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["Origin", "TrustedProxies", "origin_of", "parse_forwarded"]
+__all__ = ["PROXY_HEADERS", "Origin", "TrustedProxies", "origin_of", "parse_forwarded"]
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _PAIR = re.compile(rf'\s*({_TOKEN})\s*=\s*({_TOKEN}|"(?:[^"\\]|\\.)*")\s*')
@@ -126,8 +128,15 @@ def _host(value: str | None) -> str | None:
     return value if value and _HOST.fullmatch(value) else None
 
 
+PROXY_HEADERS = ("x-forwarded", "forwarded")  # what trusted proxies write: proxy_headers
+
+
 def origin_of(
-    peer: str | None, host: str | None, fields: Mapping[str, list[str]], trusted: TrustedProxies
+    peer: str | None,
+    host: str | None,
+    fields: Mapping[str, list[str]],
+    trusted: TrustedProxies,
+    proxy_headers: str = "x-forwarded",
 ) -> Origin:
     """The request's scheme, host and client (see the module docstring).
 
@@ -136,7 +145,9 @@ def origin_of(
     direct = Origin("http", host, peer)
     if not trusted or peer not in trusted:
         return direct
-    if fields.get("forwarded"):
+    if proxy_headers == "forwarded":
+        if not fields.get("forwarded"):
+            return direct
         elements = parse_forwarded(fields["forwarded"])
         chosen = None
         for element in reversed(elements):

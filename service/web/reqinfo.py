@@ -56,13 +56,14 @@ class RequestInfo:
     # -- where it came from -----------------------------------------------------------------
     @property
     def _origin(self) -> Origin:
-        trusted: TrustedProxies = getattr(self.app, "trusted_proxies", NO_PROXIES)
+        root = getattr(self.app, "root", self.app)  # (a sub-application's requests: the root's proxies)
+        trusted: TrustedProxies = getattr(root, "trusted_proxies", NO_PROXIES)
         peer: str | None = self.protocol.remote  # type: ignore[attr-defined]
         host = self._header("Host")
         if not trusted or peer not in trusted:
             return Origin("http", host, peer)
         fields = {name.decode(): self.fields(name.decode()) for name in _FORWARDING}
-        return origin_of(peer, host, fields, trusted)
+        return origin_of(peer, host, fields, trusted, root.proxy_headers)
 
     @property
     def scheme(self) -> str:
@@ -81,7 +82,7 @@ class RequestInfo:
     @property
     def remote(self) -> str | None:
         """The client's address: the peer's, or what trusted proxies say it was."""
-        if not getattr(self.app, "trusted_proxies", None):
+        if not getattr(getattr(self.app, "root", self.app), "trusted_proxies", None):
             return self.protocol.remote  # type: ignore[attr-defined, no-any-return]
         return self._origin.remote
 
@@ -105,6 +106,51 @@ class RequestInfo:
     @property
     def transport(self) -> asyncio.Transport | None:
         return self.protocol.transport  # type: ignore[attr-defined, no-any-return]
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The transport's ``get_extra_info`` (``peername``, ``sockname``, ``socket``...)."""
+        transport = self.transport
+        return default if transport is None else transport.get_extra_info(name, default)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio
+
+        return asyncio.get_running_loop()
+
+    @property
+    def task(self) -> asyncio.Task[Any] | None:
+        """The task the request's handler runs in (its connection's; None outside the loop)."""
+        import asyncio
+
+        try:
+            return asyncio.current_task()
+        except RuntimeError:
+            return None
+
+    # -- the body, aiohttp's smaller names ---------------------------------------------------
+    POST_METHODS = frozenset({"PATCH", "POST", "PUT", "TRACE", "DELETE"})  # (aiohttp's)
+
+    @property
+    def has_body(self) -> bool:
+        """aiohttp's older name of ``body_exists``."""
+        return self.body_exists  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def client_max_size(self) -> int | None:
+        """The limit of a whole read of this request's body (the application's)."""
+        return self.app.client_max_size  # type: ignore[no-any-return]
+
+    @property
+    def client_max_fields(self) -> int:
+        """The most fields ``post()`` takes (forms.py)."""
+        from .forms import MAX_FIELDS
+
+        return MAX_FIELDS
+
+    async def release(self) -> None:
+        """Read and drop what is left of the body."""
+        await self.content.wait_eof()  # type: ignore[attr-defined]
 
     # -- conditional requests (RFC 9110 section 13.1) ---------------------------------------
     @property

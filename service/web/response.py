@@ -152,6 +152,10 @@ class Response(StreamResponse):
         if isinstance(body, memoryview):
             self._body = bytes(body)
             kind = "application/octet-stream"
+        elif isinstance(body, str):  # as aiohttp's: text in the given charset, else UTF-8
+            charset = charset or "utf-8"
+            self._body = body.encode(charset)
+            kind = "text/plain"
         else:
             kind = body_content_type(body)  # TypeError for what cannot be a body
             self._body = body  # type: ignore[assignment]  # (a StreamedBodyResponse's slot now)
@@ -159,6 +163,10 @@ class Response(StreamResponse):
             self.__class__ = StreamedBodyResponse  # type: ignore[assignment]
         self._charset = charset
         self._content_type = content_type or kind
+
+    @property
+    def body_length(self) -> int:
+        return len(self._body)
 
     def enable_compression(self, force: ContentCoding | None = None, strategy: int | None = None) -> None:
         """Compress the body when it is sent (compression.py): it then goes in chunks, as

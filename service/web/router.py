@@ -39,7 +39,7 @@ its chain at freeze; a route without one is compiled exactly as before.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from types import MappingProxyType
@@ -49,7 +49,7 @@ from ..errors import RouteError
 from .expect import expect_first
 from .patterns import ANY_METHOD, METHODS, Pattern, Placeholder, check_method, parse_pattern
 from .resources import URL, AbstractResource, Resource, make_resource
-from .routedef import ExpectHandler, Handler, RouteOptions
+from .routedef import AbstractRouteDef, ExpectHandler, Handler, RouteOptions
 from .table import Table, compile_table, compiled, implied
 
 if TYPE_CHECKING:
@@ -112,6 +112,10 @@ class Router:
         self._table: Table | None = None
 
     # -- declaring --------------------------------------------------------------
+    def add_routes(self, routes: Iterable[AbstractRouteDef]) -> list[Route]:
+        """Add every declaration (a ``RouteTableDef``, or a list of ``web.get(...)``, ``web.static(...)``)."""
+        return [route for declared in routes for route in declared.register(self)]
+
     def add_route(
         self,
         method: str,
@@ -280,6 +284,23 @@ class Router:
         if resource is None:
             raise KeyError(f"no route named {name!r}")
         return resource
+
+    # aiohttp's UrlDispatcher is a mapping of names to resources; these read it so.
+    # (Iterating the router and len() go over its routes, as they always have here.)
+    def get(self, name: str, default: AbstractResource | None = None) -> AbstractResource | None:
+        return self._names.get(name, default)
+
+    def keys(self) -> KeysView[str]:
+        return self._names.keys()
+
+    def values(self) -> ValuesView[AbstractResource]:
+        return self._names.values()
+
+    def items(self) -> ItemsView[str, AbstractResource]:
+        return self._names.items()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
 
     def __len__(self) -> int:
         return len(self._routes)

@@ -19,6 +19,7 @@ this module knows nothing of sockets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
 from types import MappingProxyType
@@ -39,8 +40,11 @@ __all__ = ["StreamResponse", "Writer", "is_os_file"]
 
 async def run_prepare_hooks(request: Request, response: StreamResponse) -> None:
     """Run ``request.app``'s ``on_response_prepare`` hooks, compiled at freeze (prepare.py)."""
-    for hook in getattr(request.app, "prepare_hooks", ()):
-        await hook(request, response)
+    hooks_for = getattr(request.app, "prepare_hooks_for", None)  # (a test's stand-in app has none)
+    if hooks_for is not None:
+        # By route: once a sub-application's handler returns, request.app is the root again.
+        for hook in hooks_for(request.route):
+            await hook(request, response)
 
 
 class Writer(Protocol):
@@ -109,7 +113,7 @@ class StreamResponse(MutableMapping[Any, Any]):
         self._eof_sent = False
         self._keep_alive = True
         self.force_closed = False  # force_close() was called (read by the connection)
-        self._sent = 0  # body bytes written, when a Content-Length frames them
+        self._sent = 0  # body bytes written (as sent: compressed, if it is)
 
     # -- attributes handlers set -------------------------------------------
     @property
@@ -262,6 +266,30 @@ class StreamResponse(MutableMapping[Any, Any]):
             self.headers["ETag"] = etag_field(value)
 
     @property
+    def compression(self) -> bool:
+        """``enable_compression()`` was called."""
+        return getattr(self, "_compression", None) is not None
+
+    @property
+    def body_length(self) -> int:
+        """Bytes of the body written so far, as sent (compressed, if it is; no chunk framing)."""
+        return self._sent
+
+    async def drain(self) -> None:
+        """Wait until the client has taken what was written (write flow control)."""
+        if self._writer is None:
+            raise RuntimeError("call prepare() before drain()")
+        await self._writer.drain()
+
+    @property
+    def task(self) -> asyncio.Task[Any] | None:
+        """The task writing this response (None outside the event loop)."""
+        try:
+            return asyncio.current_task()
+        except RuntimeError:
+            return None
+
+    @property
     def prepared(self) -> bool:
         return self._writer is not None
 
@@ -363,12 +391,11 @@ class StreamResponse(MutableMapping[Any, Any]):
         if self._chunked:
             writer.write(b"%x\r\n" % len(data) + bytes(data) + b"\r\n")
         else:
-            if self._content_length is not None:
-                # More than declared would be read by the client as the next response.
-                if self._sent + len(data) > self._content_length:
-                    raise RuntimeError(f"write() past the declared Content-Length of {self._content_length}")
-                self._sent += len(data)
+            # More than declared would be read by the client as the next response.
+            if self._content_length is not None and self._sent + len(data) > self._content_length:
+                raise RuntimeError(f"write() past the declared Content-Length of {self._content_length}")
             writer.write(bytes(data))
+        self._sent += len(data)
         await writer.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
