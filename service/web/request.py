@@ -387,19 +387,20 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         """The whole body (waits for it). Over ``client_max_size`` raises 413."""
         if self._body is not None:
             return self._body
-        limit = self.app.client_max_size
         if self.coding is not None or self._stream is not None:
             # Decoded, or partly streamed already: read the rest through the stream.
-            self._body = await self.content.read_whole(limit)
+            self._body = await self.content.read_whole(self.app.client_max_size)
             self._stream = None  # a later ``content`` streams the copy (decoded, if it was)
             return self._body
-        if limit is not None:
-            size = max(self._content_length or 0, self._body_size)
-            if size > limit:  # declared or received already: no need to wait for the rest
-                raise self.too_large(limit, size)
-        self._whole = True
-        self._cap = limit if limit is not None else 1 << 62
-        if not self._body_done:
+        limit = self.app.client_max_size
+        if limit is not None and self._body_size > limit:  # received already (unread, it was not refused)
+            raise self.too_large(limit, self._body_size)
+        if not self._body_done:  # PERF: a small body is usually whole before its handler runs
+            length = self._content_length
+            if limit is not None and length is not None and length > limit:
+                raise self.too_large(limit, length)  # declared: no need to wait for the rest
+            self._whole = True
+            self._cap = limit if limit is not None else 1 << 62
             expect_continue, self._expect_continue = self._expect_continue, False
             self._conn.want_body(self, expect_continue)
             while not self._body_done:
@@ -407,7 +408,8 @@ class Request(RequestInfo, MutableMapping[str, Any]):
                 await self._body_waiter
         if self._body_error is not None:
             raise self._body_error
-        self._body = b"".join(self._parts or ())
+        parts = self._parts
+        self._body = parts[0] if parts is not None and len(parts) == 1 else b"".join(parts or ())
         self._parts = None
         return self._body
 
