@@ -14,11 +14,17 @@ gc.disable()
 
 from .cli import main  # noqa: E402
 
-if __name__ == "__main__":
+
+def run() -> None:
+    """The ``service`` command (pyproject's console script) and ``python -m service``."""
     try:
         sys.exit(main())
     except BrokenPipeError:
-        # The reader went away (`python -m service routes | head`): not an error of ours.
-        # Point stdout at /dev/null so that the exit's own flush does not fail again.
+        # The reader went away (`service routes | head`): not an error of ours. Point
+        # stdout at /dev/null so that the exit's own flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from . import __version__
 from .config.jsonschema import render as routes_schema_json
 from .config.project import load_app, openapi_of, spec_of
 from .config.schema import ServiceSettings
@@ -47,9 +48,10 @@ def _default_routes() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m service",
-        description="Run a web service described by a routes.yaml file.",
+        prog="service",
+        description="Run a web service described by a routes.yaml file. (Also: python -m service.)",
     )
+    parser.add_argument("--version", action="version", version=f"service {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     routes_help = "the routes file (default: $SERVICE_ROUTES or ./routes.yaml)"
 
@@ -57,17 +59,22 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="serve the routes file", description="Serve the routes file until SIGINT/SIGTERM."
     )
     serve.add_argument("routes", nargs="?", default=None, help=routes_help)
-    serve.add_argument("--host", help="interface to listen on (overrides service.host)")
+    serve.add_argument("--host", help="interface to listen on (default: service.host, else 0.0.0.0)")
     serve.add_argument(
-        "--port", type=int, help="port to listen on, 0 for any free one (overrides service.port)"
+        "--port", type=int, help="port to listen on, 0 for any free one (default: service.port, else 8080)"
     )
-    serve.add_argument("--access-log", action="store_true", default=None, help="log every request")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        help="log every request (default: service.access_log, else off)",
+    )
     serve.add_argument(
         "--workers",
         type=_workers,
         default=1,
         metavar="N",
-        help="worker processes sharing the port: a number, or 'auto' for one per CPU (default 1)",
+        help="worker processes sharing the port: a number, or 'auto' for one per CPU (default: 1)",
     )
     # Internal: how the parent of --workers hands its socket to a worker.
     serve.add_argument("--inherit-fd", type=int, default=None, help=argparse.SUPPRESS)
@@ -76,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-reload",
         dest="reload",
         action="store_false",
-        help="do not watch the routes file and handlers for changes (SIGHUP still reloads)",
+        help="do not watch the routes file and handlers for changes; SIGHUP still reloads (default: watch)",
     )
     serve.add_argument(
         "--log-level",
@@ -101,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the OpenAPI 3.1 document of the routes file: the bytes GET /openapi.json sends.",
     )
     api.add_argument("routes", nargs="?", default=None, help=routes_help)
-    api.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
+    api.add_argument(
+        "-o", "--output", metavar="FILE", help="write it to FILE instead (default: standard output)"
+    )
 
     sub.add_parser(
         "schema",

@@ -25,8 +25,18 @@ def test_named_in_both_namespaces(name: str) -> None:
 
 
 def test_the_namespaces_export_the_same_names() -> None:
-    assert sorted(web.__all__) == sorted(service.__all__)
+    # ...and service alone has load_app: the web layer knows nothing of routes.yaml.
+    assert sorted(web.__all__) == sorted(set(service.__all__) - {"load_app"})
     assert all(hasattr(service, name) for name in service.__all__)
+
+
+def test_the_version_is_written_once() -> None:
+    import tomllib
+
+    from serving import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["version"] == service.__version__
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from ..web.views import is_view
 from .loader import Location, RouteSpec, Spec, SpecError, load
 from .openapi import DescribedRoute, render
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
+from .schema import ServiceSettings
 
 __all__ = [
     "HEALTH_KEY",
@@ -194,15 +195,17 @@ def _operation(route: RouteSpec, handler: Any, models: dict[str, Any]) -> Descri
     )
 
 
-def _resolve(spec: Spec) -> _Resolved:
-    """Import every name in ``spec``; the problems are collected, not raised."""
+def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolved:
+    """Import every name in ``spec`` (or take it from ``overrides``, by dotted name: a
+    test's stand-in); the problems are collected, not raised."""
     add_to_path(spec.base_dir)
     issues: list[Issue] = []
+    given = overrides or {}
 
     def imported(dotted: str, at: Location, where: str, check: Callable[[Any], Any]) -> Any:
         """``dotted`` imported and passed through ``check``; a ResolveError is collected."""
         try:
-            return check(import_dotted(dotted))
+            return check(given[dotted] if dotted in given else import_dotted(dotted))
         except ResolveError as exc:
             issues.append(at.issue(where, str(exc)))
             return None
@@ -257,9 +260,10 @@ def with_import_problems(error: SpecError) -> ConfigError:
     return ConfigError(in_file_order([*error.issues, *_resolve(error.partial).issues]))
 
 
-def build_app(spec: Spec) -> Application:
-    """Import every handler, middleware and hook of ``spec`` into an ``Application``."""
-    resolved = _resolve(spec)
+def build_app(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Application:
+    """Import every handler, middleware and hook of ``spec`` into an ``Application``
+    (``overrides``: objects to use instead of some dotted names, a test's stand-ins)."""
+    resolved = _resolve(spec, overrides)
     routes, middlewares, hooks, issues = (
         resolved.routes,
         resolved.middlewares,
@@ -300,19 +304,34 @@ def build_app(spec: Spec) -> Application:
     return app
 
 
-def load_app(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Application:
-    """``load`` then ``build_app``: a routes file to a frozen ``Application``.
+def load_app(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    handlers: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Application:
+    """A routes file to a frozen ``Application``, ready to serve (``service.load_app``).
 
-    The app also records its ``Sources``, each digest taken before its file is read.
+    ``env``: the variables ``${VAR}`` reads (default: the process's). ``handlers``:
+    objects to use instead of some dotted names -- a handler, middleware, hook or
+    model -- as ``{"handlers.users.get_user": fake}``. ``settings``: ``service:``
+    keys to use instead of the file's, validated as in the file
+    (``{"client_max_size": "10KiB"}``). A mistake raises ``ConfigError``, every
+    issue with its ``FILE:LINE:COL``. The app also records its ``Sources``, each
+    digest taken before its file is read.
     """
     routes = file_digest(path)
     try:
         spec = load(path, env=env)
     except SpecError as exc:
         raise with_import_problems(exc) from None
+    if settings:
+        merged = {**spec.settings.model_dump(), **settings}
+        spec = dataclasses.replace(spec, settings=ServiceSettings.model_validate(merged))
     add_to_path(spec.base_dir)  # where the modules are found, to digest them
     modules = module_digests(module_names(spec))
-    app = build_app(spec)
+    app = build_app(spec, handlers)
     app[SOURCES_KEY] = Sources(routes, tuple(sorted(modules.items())))
     return app
 
