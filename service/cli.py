@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .config.explain import explain
 from .config.jsonschema import render as routes_schema_json
 from .config.project import load_app, openapi_of, spec_of
 from .config.schema import ServiceSettings
@@ -99,8 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("routes", nargs="?", default=None, help=routes_help)
 
-    show = sub.add_parser("routes", help="print the routing table", description="Print the routing table.")
+    show = sub.add_parser(
+        "routes",
+        help="print the routing table, or which route answers a request",
+        description="Print the routing table; with --match, which route answers a request and why.",
+    )
     show.add_argument("routes", nargs="?", default=None, help=routes_help)
+    show.add_argument(
+        "--match",
+        metavar="'METHOD /path'",
+        help="say which route answers this request, its handler and parameters, or why none does;"
+        " exit 0 when one does, 1 when none (default: print the table)",
+    )
 
     api = sub.add_parser(
         "openapi",
@@ -178,11 +189,15 @@ def _check(path: str) -> int:
     return EXIT_OK
 
 
-def _routes(path: str) -> int:
+def _routes(path: str, match: str | None = None) -> int:
     app = _load(path, "routes")
     if app is None:
         return EXIT_CONFIG
     specs = {(r.method, r.path): r for r in spec_of(app).routes}
+    if match is not None:
+        answer = explain(app, match, {key: spec.handler for key, spec in specs.items()})
+        print("\n".join(answer.lines))
+        return EXIT_OK if answer.matched else EXIT_RUNTIME
     rows = [("METHOD", "PATH", "HANDLER", "NAME", "MODELS", "SUMMARY")]
     for r in app.router.routes():
         spec = specs.get((r.method, r.path))
@@ -297,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(path)
     if args.command == "routes":
-        return _routes(path)
+        return _routes(path, args.match)
     if args.command == "openapi":
         return _openapi(path, args.output)
     return _serve(args, path)

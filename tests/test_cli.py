@@ -204,14 +204,75 @@ def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:
     assert lines[-1] == "routes.yaml: 2 problems; no routing table to print"  # and module 'h' is missing
 
 
+MATCHES = [
+    pytest.param(
+        "GET /users/42",
+        0,
+        ["GET /users/42 -> GET /users/{id:int}", "  handler: handlers.users.get_user", "  id=42 (int)"],
+        id="matched-with-a-converted-parameter",
+    ),
+    pytest.param(
+        "get /hello/Ada%20L?x=1",
+        0,
+        [
+            "GET /hello/Ada%20L?x=1 -> GET /hello/{name}",
+            "  handler: handlers.hello.greet",
+            "  name='Ada L' (str)",
+        ],
+        id="method-case-query-and-percent-encoding",
+    ),
+    pytest.param(
+        "DELETE /hello",
+        1,
+        ["DELETE /hello -> 405 Method Not Allowed", "  Allow: GET, HEAD, OPTIONS"],
+        id="another-method",
+    ),
+    pytest.param(
+        "GET /user/42",
+        1,
+        [
+            "GET /user/42 -> 404 Not Found: no route matches the path",
+            "  nearest routes:",
+            "    GET /users/{id:int}  handlers.users.get_user",
+        ],
+        id="nearest-routes",
+    ),
+    pytest.param(
+        "users/42", 1, ["not a request: 'users/42' (write it as 'GET /users/42')"], id="not-a-request"
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_line", "status", "lines"), MATCHES)
+def test_routes_match_says_which_route_answers_or_why_none(
+    tmp_path: Path, request_line: str, status: int, lines: list[str]
+) -> None:
+    result = run_service(tmp_path, "routes", str(REPO / "routes.yaml"), "--match", request_line)
+    assert (result.returncode, result.stdout.splitlines()) == (status, lines), result.stderr
+
+
+def test_every_option_says_its_default(tmp_path: Path) -> None:
+    for command in ("serve", "check", "routes", "openapi"):
+        text = run_service(tmp_path, command, "--help").stdout
+        options = text.split("options:", 1)[1]
+        entries = [e for e in options.split("\n  -")[1:] if not e.startswith("h, --help")]
+        for entry in entries:
+            assert "default" in " ".join(entry.split()), f"{command}: -{entry.strip()}"
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_service(tmp_path, "--version")
+    assert (result.returncode, result.stdout) == (0, "service 0.1.0\n")
+
+
 # -- help -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ((), "usage: python -m service [-h] COMMAND ..."),
-        (("serve",), "usage: python -m service serve"),
-        (("check",), "usage: python -m service check"),
-        (("routes",), "usage: python -m service routes"),
+        ((), "usage: service [-h] [--version] COMMAND ..."),
+        (("serve",), "usage: service serve"),
+        (("check",), "usage: service check"),
+        (("routes",), "usage: service routes"),
     ],
 )
 def test_help_exits_0(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
@@ -223,7 +284,7 @@ def test_help_exits_0(tmp_path: Path, args: tuple[str, ...], expected: str) -> N
 def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
     result = run_service(tmp_path)
     assert result.returncode == 2
-    assert "usage: python -m service" in result.stderr
+    assert "usage: service" in result.stderr
 
 
 # -- serve ------------------------------------------------------------------------------------------------
