@@ -123,7 +123,7 @@ def test_the_mistakes_example_prints_what_the_page_shows(tmp_path: Path) -> None
     routes = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
     console = re.search(r"```console\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
     command, *expected = console.splitlines()
-    assert command == "$ python -m service check"
+    assert command == "$ service check"
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
     (tmp_path / "routes.yaml").write_text(routes, encoding="utf-8")
     result = run_service(tmp_path, "check")
