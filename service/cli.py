@@ -29,6 +29,7 @@ from . import __version__
 from .config.explain import explain
 from .config.jsonschema import render as routes_schema_json
 from .config.project import load_app, openapi_of, spec_of
+from .config.report import as_json, render
 from .config.schema import ServiceSettings
 from .errors import ConfigError, ListenError, MissingFileError
 from .http.server import Server, configure_logging, run, serve_until_signal
@@ -99,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate the routes file and import every handler; exit 2 on any problem.",
     )
     check.add_argument("routes", nargs="?", default=None, help=routes_help)
+    check.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: the problems as a JSON array on standard output, for editors and CI (default: text)",
+    )
 
     show = sub.add_parser(
         "routes",
@@ -152,13 +159,15 @@ _FAILED = {
 }
 
 
-def _load(path: str, command: str = "serve") -> Application | None:
+def _load(path: str, command: str = "serve", output: str = "text") -> Application | None:
     try:
         return load_app(path)
     except ConfigError as exc:
-        for issue in exc.issues:
-            hint = f" ({_name_another_file(path, command)})" if isinstance(exc, MissingFileError) else ""
-            print(f"{issue}{hint}", file=sys.stderr)
+        if output == "json":  # (check --format json: the issues alone, on stdout, for tools)
+            print(as_json(exc.issues))
+            return None
+        hint = f" ({_name_another_file(path, command)})" if isinstance(exc, MissingFileError) else ""
+        render(exc.issues, sys.stderr, hint)  # on a terminal, with the line of the file under each
         count = len(exc.issues)
         problems = f"{count} problem{'s' if count != 1 else ''}"
         print(f"{path}: {_FAILED[command].format(problems=problems)}", file=sys.stderr)
@@ -176,10 +185,13 @@ def _name_another_file(path: str, command: str) -> str:
     return f"name another file as the argument: {argument}, or in the environment variable SERVICE_ROUTES"
 
 
-def _check(path: str) -> int:
-    app = _load(path, "check")
+def _check(path: str, output: str = "text") -> int:
+    app = _load(path, "check", output)
     if app is None:
         return EXIT_CONFIG
+    if output == "json":
+        print(as_json([]))
+        return EXIT_OK
     spec = spec_of(app)
     print(
         f"{path}: OK: {len(spec.routes)} route{'s' if len(spec.routes) != 1 else ''}, "
@@ -310,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     path = args.routes or _default_routes()
     if args.command == "check":
-        return _check(path)
+        return _check(path, args.format)
     if args.command == "routes":
         return _routes(path, args.match)
     if args.command == "openapi":

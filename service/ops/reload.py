@@ -52,6 +52,7 @@ from ..config.project import (
     spec_of,
     with_import_problems,
 )
+from ..config.report import excerpt, wants_colour
 from ..config.schema import ServiceSettings
 from ..defaults import LIMIT_NAMES
 from ..errors import ConfigError
@@ -233,8 +234,12 @@ class Reloader:
                     raise with_import_problems(invalid)
                 new = build_app(spec)
         except ConfigError as exc:
+            shown = sys.stderr.isatty()  # on a terminal, each with the line of the file under it
             for issue in exc.issues:
-                log.error("%s", issue)
+                log.error(
+                    "%s",
+                    "\n".join([str(issue), *excerpt(issue, wants_colour(sys.stderr))]) if shown else issue,
+                )
             log.error(
                 "Reload of %s failed (%d problem%s); still serving generation %d",
                 self.path,
