@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         help="log every request (default: service.access_log, else off)",
     )
     serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode, as SERVICE_ENV=development: 404 bodies list the nearest routes, 500 bodies"
+        " carry the traceback, the host is 127.0.0.1 unless --host says otherwise (default: production)",
+    )
+    serve.add_argument(
         "--workers",
         type=_workers,
         default=1,
@@ -229,6 +235,11 @@ def _routes(path: str, match: str | None = None) -> int:
 def _serve(args: argparse.Namespace, path: str) -> int:
     configure_logging()
     logging.getLogger("service").setLevel(args.log_level.upper())
+    if args.dev:
+        os.environ["SERVICE_ENV"] = "development"  # every app, reloaded ones and workers' too
+    dev = os.environ.get("SERVICE_ENV") == "development"
+    if dev and args.host is None:
+        args.host = "127.0.0.1"  # a development server is not for the network
     app = _load(path)
     gc.enable()  # off while starting up (__main__.py); a server runs for long
     if app is None:

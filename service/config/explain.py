@@ -10,12 +10,12 @@ its ``Allow``; else the 404 and the routes whose templates are nearest to the pa
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..web.app import Application
+from ..web.devmode import nearest_routes
 from ..web.router import Route
 
 __all__ = ["Explanation", "explain", "nearest"]
@@ -28,11 +28,8 @@ class Explanation:
 
 
 def nearest(app: Application, path: str, count: int = 3) -> list[Route]:
-    """The routes whose templates look most like ``path`` (difflib's ratio), best first."""
-    routes = list(app.router.routes())
-    templates = sorted({route.path for route in routes})
-    close = difflib.get_close_matches(path, templates, n=count, cutoff=0.45)
-    return [route for template in close for route in routes if route.path == template][:count]
+    """The routes whose templates look most like ``path``, best first (devmode.py's)."""
+    return nearest_routes(app.router, path, count)
 
 
 def explain(app: Application, request_line: str, handlers: Mapping[tuple[str, str], str]) -> Explanation:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, Literal, TypeVar, overload
 
 from ..defaults import CLIENT_MAX_SIZE
 from . import subapps
+from .devmode import dev_internal_error, dev_not_found_text
 from .forwarding import PROXY_HEADERS, TrustedProxies
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .keys import AppKey
@@ -143,6 +145,8 @@ def _max_size(value: object) -> int | None:
 
 
 async def _not_found(request: Request) -> StreamResponse:
+    if request.app.dev:  # (the miss path only: answered routes never look)
+        raise HTTPNotFound(text=dev_not_found_text(request))
     raise HTTPNotFound()
 
 
@@ -165,6 +169,9 @@ class Application(MutableMapping[str, Any]):
         if proxy_headers not in PROXY_HEADERS:
             raise ValueError(f"proxy_headers is one of {', '.join(PROXY_HEADERS)}, not {proxy_headers!r}")
         self.proxy_headers = proxy_headers  # the kind those proxies write; the other is ignored
+        # Development mode (serve --dev, SERVICE_ENV=development): a 404 lists the nearest
+        # routes and a 500 carries its traceback (devmode.py). Never by default.
+        self.dev = os.environ.get("SERVICE_ENV") == "development"
         self.middlewares: list[Middleware] = list(middlewares)
         # Bytes of body read() buffers; None means no limit, as in aiohttp.
         self.client_max_size = _max_size(client_max_size)
@@ -397,7 +404,7 @@ class Application(MutableMapping[str, Any]):
                 raise
             # Logged as sent, never percent-decoded: a decoded %0d%0a could forge log lines.
             error_log.exception("Error handling %s %s", request.method, request.raw_path)
-            return internal_error()
+            return dev_internal_error(exc) if self.dev else internal_error()
         if isinstance(response, StreamResponse):
             return response
         handler = request.route.handler if request.route is not None else call
