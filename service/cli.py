@@ -28,9 +28,12 @@ from pathlib import Path
 from . import __version__
 from .config.explain import explain
 from .config.jsonschema import render as routes_schema_json
+from .config.loader import SpecError
+from .config.loader import load as load_spec
 from .config.project import load_app, openapi_of, spec_of
 from .config.report import as_json, render
 from .config.schema import ServiceSettings
+from .config.stubs import write_stubs
 from .errors import ConfigError, ListenError, MissingFileError
 from .http.server import Server, configure_logging, run, serve_until_signal
 from .http.wire import Limits
@@ -106,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate the routes file and import every handler; exit 2 on any problem.",
     )
     check.add_argument("routes", nargs="?", default=None, help=routes_help)
+    check.add_argument(
+        "--stubs",
+        action="store_true",
+        help="first write an async def answering 501 for every route whose handler module or function"
+        " does not exist yet; existing code is never changed (default: write nothing)",
+    )
     check.add_argument(
         "--format",
         choices=["text", "json"],
@@ -189,6 +198,18 @@ def _name_another_file(path: str, command: str) -> str:
             f" or name one as the argument: {argument}"
         )
     return f"name another file as the argument: {argument}, or in the environment variable SERVICE_ROUTES"
+
+
+def _write_stubs(path: str) -> None:
+    """``check --stubs``: the missing handlers written (stubs.py), each change said on stderr."""
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        spec = exc.partial  # what of the file validated; check reports the rest
+    except ConfigError:
+        return  # no file to read: check says so
+    for line in write_stubs(spec):
+        print(f"stubs: {line}", file=sys.stderr)
 
 
 def _check(path: str, output: str = "text") -> int:
@@ -333,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     path = args.routes or _default_routes()
     if args.command == "check":
+        if args.stubs:
+            _write_stubs(path)
         return _check(path, args.format)
     if args.command == "routes":
         return _routes(path, args.match)
