@@ -1,11 +1,14 @@
 """The command line -- the composition root, and the only place with exit codes.
 
-    python -m service serve  [ROUTES] [--host H] [--port P] [--workers N|auto] [--no-reload]
-                             [--access-log] [--log-level L]
-    python -m service check  [ROUTES]
-    python -m service routes [ROUTES]
-    python -m service openapi [ROUTES] [-o FILE]
-    python -m service schema
+    service serve   [ROUTES] [--host H] [--port P] [--workers N|auto] [--no-reload]
+                    [--access-log] [--log-level L] [--dev]
+    service check   [ROUTES] [--stubs] [--format text|json]
+    service routes  [ROUTES] [--match 'METHOD /path']
+    service openapi [ROUTES] [-o FILE]
+    service new     DIR [--no-wheel]
+    service schema
+
+(``python -m service`` is the same command.)
 
 Exit codes: 0 ok, 2 configuration error (every issue printed as
 ``FILE:LINE:COL: where: what``), 1 runtime failure (e.g. the port is taken).
@@ -39,6 +42,7 @@ from .http.server import Server, configure_logging, run, serve_until_signal
 from .http.wire import Limits
 from .ops.reload import Reloader, limits_of
 from .ops.workers import Supervisor, bind, watch_parent
+from .scaffold import ScaffoldError, new_project
 from .web.app import Application
 
 __all__ = ["main"]
@@ -145,6 +149,22 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write it to FILE instead (default: standard output)"
     )
 
+    new = sub.add_parser(
+        "new",
+        help="write a new project into a directory",
+        description="Write a working project: routes.yaml, handlers, tests, Dockerfile, docker-compose.yml.",
+    )
+    new.add_argument(
+        "directory", help="where to write it: a new or empty directory (its name names the service)"
+    )
+    new.add_argument(
+        "--no-wheel",
+        dest="wheel",
+        action="store_false",
+        help="do not build the framework's wheel into wheels/ for the Dockerfile (default: build it"
+        " when the framework was installed from a local directory)",
+    )
+
     sub.add_parser(
         "schema",
         help="print the JSON Schema of routes.yaml",
@@ -198,6 +218,19 @@ def _name_another_file(path: str, command: str) -> str:
             f" or name one as the argument: {argument}"
         )
     return f"name another file as the argument: {argument}, or in the environment variable SERVICE_ROUTES"
+
+
+def _new(directory: Path, wheel: bool) -> int:
+    try:
+        written = new_project(directory, wheel=wheel)
+    except ScaffoldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    for relative in written:
+        print(f"  {directory / relative}")
+    print(f"\nNext: cd {directory} && python3 -m venv .venv && .venv/bin/pip install -r requirements.txt")
+    print("      .venv/bin/service serve   |   .venv/bin/pytest   |   docker compose up")
+    return EXIT_OK
 
 
 def _write_stubs(path: str) -> None:
@@ -352,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schema":
         sys.stdout.write(routes_schema_json())
         return EXIT_OK
+    if args.command == "new":
+        return _new(Path(args.directory), args.wheel)
     path = args.routes or _default_routes()
     if args.command == "check":
         if args.stubs:
