@@ -11,7 +11,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -201,3 +203,34 @@ def test_compose_up_serves_and_stops_cleanly(compose_up: tuple[list[str], Path, 
     took = time.monotonic() - started
     assert _inspect(container, "{{.State.ExitCode}}") == "0"
     assert took < 15, f"docker stop took {took:.1f}s: SIGTERM did not stop the server, SIGKILL did"
+
+
+def test_a_new_project_builds_and_serves_in_a_container(docker: None, tmp_path: Path) -> None:
+    """``service new``'s Dockerfile: the framework from its wheel, the project's routes served."""
+    made = subprocess.run(
+        [sys.executable, "-m", "service", "new", "svc"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert made.returncode == 0, made.stderr
+    project, tag, port = tmp_path / "svc", f"service-new-{uuid.uuid4().hex[:8]}", _free_port()
+    name = tag
+    try:
+        _run(["docker", "build", "-t", tag, "."], project)
+        _run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", tag], project)
+        deadline = time.monotonic() + 60
+        while True:  # bounded: until the server answers or the minute is up
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=2) as response:
+                    assert response.read() == b"Hello, world!"
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    logs = _run(["docker", "logs", name], project, check=False)
+                    pytest.fail(f"the container never answered\n{logs.stdout}\n{logs.stderr}")
+                time.sleep(0.5)
+    finally:
+        _run(["docker", "rm", "-f", name], project, check=False)
+        _run(["docker", "image", "rm", "-f", tag], project, check=False)
