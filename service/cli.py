@@ -323,7 +323,8 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         background: list[Callable[[], Awaitable[None]]] = [lambda: reloader.run(poll=args.reload)]
         if args.inherit_fd is not None:
             background.append(_stop_when_orphaned)
-        await serve_until_signal(server, on_hup=reloader.request, background=background)
+        drain = 0.0 if dev else settings.drain_delay  # (a development server stops at once)
+        await serve_until_signal(server, on_hup=reloader.request, background=background, drain_delay=drain)
 
     try:
         run(serve)

@@ -21,6 +21,7 @@ __all__ = [
     "BACKLOG",
     "BLOCK_WARNING",
     "CLIENT_MAX_SIZE",
+    "DRAIN_DELAY",
     "HOST",
     "LIMITS",
     "LIMIT_NAMES",
@@ -31,6 +32,7 @@ __all__ = [
 HOST = "0.0.0.0"
 PORT = 8080
 SHUTDOWN_TIMEOUT = 10.0  # seconds busy connections get to finish once shutdown starts
+DRAIN_DELAY = 1.0  # seconds a SIGTERM'd server goes on answering (not ready) before it stops
 ACCESS_LOG = False
 BACKLOG = 1024  # connections the kernel queues before they are accepted
 BLOCK_WARNING = 1.0  # seconds the event loop may be blocked before the watchdog says so

@@ -854,7 +854,8 @@ def test_reloader_reload_swaps_a_valid_file_and_keeps_the_old_app_on_errors(
     project.write_routes("routes:\n  GET /a: PKG.m.one\n")
     assert reloader.reload() is True
     assert (health.generation, health.last_reload_failed) == (3, False)
-    assert _paths(holder.app) == {("GET", "/a"), ("GET", "/healthz"), ("GET", "/openapi.json")}
+    builtins = {("GET", "/livez"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/openapi.json")}
+    assert _paths(holder.app) == {("GET", "/a"), *builtins}
 
 
 # Each per-connection limit as routes.yaml writes it (same units as the other keys) and

@@ -256,7 +256,9 @@ def test_build_app_from_a_loaded_spec(project: Project) -> None:
     assert app.frozen
     assert [(r.method, r.path) for r in app.router.routes()] == [
         ("GET", "/a"),
+        ("GET", "/livez"),
         ("GET", "/healthz"),
+        ("GET", "/readyz"),
         ("GET", "/openapi.json"),
     ]
 

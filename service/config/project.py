@@ -132,6 +132,23 @@ def _healthz(name: str) -> Handler:
     return healthz
 
 
+async def _readyz(request: Request) -> StreamResponse:
+    """Readiness (web/health.py): 200 when the server takes traffic, else 503; ``?verbose``
+    adds each check."""
+    readiness = request.app.readiness
+    state = readiness.state if readiness is not None else "starting"
+    body: dict[str, Any] = {"status": state}
+    if "verbose" in request.query:
+        health = request.app.get(HEALTH_KEY) or Health()
+        body["checks"] = {
+            "started": readiness is not None and readiness.started,
+            "draining": readiness is not None and readiness.draining,
+            "generation": health.generation,
+            "last_reload_failed": health.last_reload_failed,
+        }
+    return json_response(body, status=200 if state == "ready" else 503)
+
+
 async def _openapi(request: Request) -> StreamResponse:
     """The OpenAPI document, rendered once when the app was built (openapi.py)."""
     return Response(body=request.app[OPENAPI_KEY], content_type="application/json")
@@ -293,7 +310,9 @@ def build_app(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Applica
         hook_list.extend(hooks[hooks_for])
     taken = {(r.method, r.path) for r in routes}
     builtins = (
+        ("livez", settings.livez, _healthz(settings.name)),
         ("healthz", settings.healthz, _healthz(settings.name)),
+        ("readyz", settings.readyz, _readyz),
         ("openapi", settings.openapi, _openapi),
     )
     for key, path, handler in builtins:

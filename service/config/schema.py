@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork
 
-from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
+from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, DRAIN_DELAY, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
 
 __all__ = [
     "DOTTED_PATTERN",
@@ -108,7 +108,10 @@ class ServiceSettings(BaseModel):
     handler_timeout: Duration | None = None  # off by default; when set, slower handlers give 503
     max_connections: int = Field(LIMITS.max_connections, ge=1)  # past it, new connections get 503
     access_log: bool = ACCESS_LOG
-    healthz: str | None = "/healthz"  # path of the built-in health route; null turns it off
+    drain_delay: Duration = DRAIN_DELAY  # after SIGTERM: answering, not ready, before stopping
+    livez: str | None = "/livez"  # liveness: 200 while the process answers (null turns it off)
+    healthz: str | None = "/healthz"  # liveness too, under its older name; null turns it off
+    readyz: str | None = "/readyz"  # readiness: 503 while starting and from SIGTERM on; null: off
     openapi: str | None = "/openapi.json"  # path of the OpenAPI document; null turns it off
     version: str = "0.1.0"  # the API's version, in the OpenAPI document
 

@@ -23,6 +23,7 @@ A second SIGINT/SIGTERM skips the wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -30,9 +31,20 @@ import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from ..defaults import ACCESS_LOG, BACKLOG, BLOCK_WARNING, HOST, LIMIT_NAMES, LIMITS, PORT, SHUTDOWN_TIMEOUT
+from ..defaults import (
+    ACCESS_LOG,
+    BACKLOG,
+    BLOCK_WARNING,
+    DRAIN_DELAY,
+    HOST,
+    LIMIT_NAMES,
+    LIMITS,
+    PORT,
+    SHUTDOWN_TIMEOUT,
+)
 from ..ops.watchdog import Watchdog
 from ..web.app import Application
+from ..web.health import Readiness
 from .listen import ProtocolFactory, open_sock, open_tcp, open_unix, url_of
 from .protocol import ConnectionSet, HttpProtocol
 from .wire import Limits
@@ -65,6 +77,7 @@ class Server:
         block_warning: float | None = BLOCK_WARNING,
     ) -> None:
         self.app = app
+        self.readiness = app.readiness = Readiness()  # what /readyz reports (web/health.py)
         self.host = host
         self.port = port
         self.shutdown_timeout = shutdown_timeout
@@ -104,6 +117,7 @@ class Server:
         ``limits`` apply to connections accepted from now on.
         """
         app.freeze()
+        app.readiness = self.readiness
         self._ctx.app = app
         if limits is not None:
             self._ctx.limits = limits
@@ -180,11 +194,22 @@ class Server:
             raise RuntimeError("the server has started already")
         self._hooks_started = True  # from here on, shutdown runs the shutdown and cleanup hooks
         await self.app.startup()
-        self._accepting = True
+        self._accepting = self.readiness.started = True
         for listener in self._listeners:
             await listener.start_serving()
         if self._watchdog is not None:
             self._watchdog.start(asyncio.get_running_loop())
+
+    async def drain(self, delay: float) -> None:
+        """Stop being ready and keep serving ``delay`` seconds, each answer closing its
+        connection, while load balancers notice; ``shutdown()`` comes after. A second
+        signal (``force``) ends the wait."""
+        self.readiness.draining = True
+        if delay > 0 and not self._stopped:
+            self._ctx.closing = True  # every answer says Connection: close; idle ones close
+            server_log.info("Draining for %.3g s: /readyz says 503, answers close their connections", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._force.wait(), delay)
 
     def force(self) -> None:
         """Make a shutdown in progress skip its wait for busy connections."""
@@ -267,8 +292,10 @@ async def serve_until_signal(
     handle_signals: bool = True,
     on_hup: Callable[[], None] | None = None,
     background: Sequence[Callable[[], Awaitable[None]]] = (),
+    drain_delay: float = DRAIN_DELAY,
 ) -> None:
-    """Start ``server``, wait for SIGINT/SIGTERM, then shut it down gracefully.
+    """Start ``server``, wait for SIGINT/SIGTERM, then shut it down gracefully (after
+    ``drain_delay`` seconds of draining, on SIGTERM: see ``Server.drain``).
 
     ``background`` jobs (e.g. the routes watcher) run while the server serves and
     are cancelled before it shuts down; ``on_hup`` is called on SIGHUP.
@@ -276,18 +303,22 @@ async def serve_until_signal(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
-    def on_signal() -> None:
+    drain = [False]  # a SIGTERM (an orchestrator's stop) drains first; a Ctrl-C does not
+
+    def on_signal(sig: signal.Signals) -> None:
         if stop.is_set():
             server_log.warning("Second signal: stopping now")
             server.force()
         else:
             server_log.info("Shutting down (signal again to force)")
+            drain[0] = sig == signal.SIGTERM
+            server.readiness.draining = True  # at once: /readyz says 503 from this signal on
             stop.set()
 
     installed: list[signal.Signals] = []
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, on_signal, sig)
             installed.append(sig)
         if on_hup is not None:
             loop.add_signal_handler(signal.SIGHUP, on_hup)
@@ -297,6 +328,8 @@ async def serve_until_signal(
         await server.start()
         jobs = [asyncio.ensure_future(job()) for job in background]
         await stop.wait()
+        if drain[0]:
+            await server.drain(drain_delay)
     finally:
         for job in jobs:
             job.cancel()
@@ -314,6 +347,7 @@ def run_app(
     sock: socket.socket | None = None,
     path: str | os.PathLike[str] | None = None,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+    drain_delay: float = DRAIN_DELAY,
     keepalive_timeout: float = LIMITS.keepalive_timeout,
     header_timeout: float = LIMITS.header_timeout,
     max_target_size: int = LIMITS.max_target_size,
@@ -357,4 +391,7 @@ def run_app(
         reuse_port=reuse_port,
         block_warning=block_warning,
     )
-    run(lambda: serve_until_signal(server, handle_signals=handle_signals), use_uvloop=use_uvloop)
+    run(
+        lambda: serve_until_signal(server, handle_signals=handle_signals, drain_delay=drain_delay),
+        use_uvloop=use_uvloop,
+    )

@@ -22,6 +22,7 @@ from ..defaults import CLIENT_MAX_SIZE
 from . import subapps
 from .devmode import dev_internal_error, dev_not_found_text
 from .forwarding import PROXY_HEADERS, TrustedProxies
+from .health import Readiness
 from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
 from .keys import AppKey
 from .prepare import PrepareHook, PrepareStep
@@ -172,6 +173,7 @@ class Application(MutableMapping[str, Any]):
         # Development mode (serve --dev, SERVICE_ENV=development): a 404 lists the nearest
         # routes and a 500 carries its traceback (devmode.py). Never by default.
         self.dev = os.environ.get("SERVICE_ENV") == "development"
+        self.readiness: Readiness | None = None  # the serving Server's, once one serves it (health.py)
         self.middlewares: list[Middleware] = list(middlewares)
         # Bytes of body read() buffers; None means no limit, as in aiohttp.
         self.client_max_size = _max_size(client_max_size)
