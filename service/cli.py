@@ -287,7 +287,7 @@ def _routes(path: str, match: str | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace, path: str) -> int:
-    configure_logging()
+    configure_logging(args.worker)
     logging.getLogger("service").setLevel(args.log_level.upper())
     if args.dev:
         os.environ["SERVICE_ENV"] = "development"  # every app, reloaded ones and workers' too

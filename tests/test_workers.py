@@ -86,6 +86,8 @@ def test_workers_start_share_the_port_get_replaced_and_stop_gracefully(supervise
     announced = supervised.wait_log(r"Serving on http://127\.0\.0\.1:(\d+) with 2 workers", timeout=LIMIT)
     port = int(announced.group(1))
     supervised.wait_log(r"Serving on http://127\.0\.0\.1:\d+$", count=2, timeout=LIMIT)  # each worker
+    for number in (1, 2):  # every line of a worker says which one wrote it
+        supervised.wait_log(rf"INFO \[worker {number}\] service\.server: Serving on", timeout=LIMIT)
     first = supervised.worker_pids()
     assert sorted(first) == [1, 2]
     assert _answering_pids(port, set(first.values())) == set(first.values())

@@ -259,10 +259,17 @@ class Server:
         await self.shutdown()
 
 
-def configure_logging() -> None:
-    """Show our INFO lines when the program has not configured logging itself."""
+def configure_logging(worker: int = 0) -> None:
+    """Show our INFO lines when the program has not configured logging itself.
+
+    A worker of ``--workers N`` says which it is on every line (``[worker 2]``):
+    the workers share the supervisor's output, and their lines must be told apart.
+    """
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        who = f" [worker {worker}]" if worker else ""
+        logging.basicConfig(
+            level=logging.INFO, format=f"%(asctime)s %(levelname)s{who} %(name)s: %(message)s"
+        )
 
 
 def _loop_factory(use_uvloop: bool | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
