@@ -319,6 +319,10 @@ def build_app(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Applica
         if path and ("GET", path) not in taken:
             routes.append(RouteDef("GET", path, handler, key, f"{spec.file}:service.{key}"))
     app.add_routes(routes)  # the loader checked this very table, health route included
+    if settings.tracing:
+        from ..ops.tracing import install_tracing  # (imports opentelemetry: only when asked)
+
+        install_tracing(app)
     app.freeze()
     return app
 

@@ -108,6 +108,7 @@ class ServiceSettings(BaseModel):
     handler_timeout: Duration | None = None  # off by default; when set, slower handlers give 503
     max_connections: int = Field(LIMITS.max_connections, ge=1)  # past it, new connections get 503
     access_log: bool = ACCESS_LOG
+    tracing: bool = False  # OpenTelemetry server spans per request (the otel extra); off: nothing at all
     drain_delay: Duration = DRAIN_DELAY  # after SIGTERM: answering, not ready, before stopping
     livez: str | None = "/livez"  # liveness: 200 while the process answers (null turns it off)
     healthz: str | None = "/healthz"  # liveness too, under its older name; null turns it off
