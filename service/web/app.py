@@ -273,7 +273,7 @@ class Application(MutableMapping[str, Any]):
         visit(self, ())
         self._hooks_by_route = by_route
         if self.prepare_hooks or any(by_route.values()):
-            self.handle = PrepareStep(self.handle, self.prepare_hooks, by_route)  # type: ignore[method-assign]
+            self.handle = PrepareStep(self.handle, self.prepare_hooks_for)  # type: ignore[method-assign]
 
     def _freeze_mounts(self) -> None:
         """Compile the sub-apps in (subapps.py): prefixed ones into this table, each domain

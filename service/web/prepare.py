@@ -22,7 +22,7 @@ some application has a hook, so an application without any runs today's
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .response import Response, internal_error
@@ -41,26 +41,22 @@ error_log = logging.getLogger("service.error")
 class PrepareStep:
     """``Application.handle`` with the hooks run on the whole response it returns."""
 
-    __slots__ = ("_handle", "_hooks", "_by_route")
+    __slots__ = ("_handle", "_hooks_for")
 
     def __init__(
         self,
         handle: Callable[[Request], Awaitable[StreamResponse]],
-        hooks: Sequence[PrepareHook],
-        by_route: Mapping[Route, Sequence[PrepareHook]],
+        hooks_for: Callable[[Route | None], Sequence[PrepareHook]],
     ) -> None:
         self._handle = handle
-        self._hooks = tuple(hooks)  # the root's: for its own routes and for misses
-        self._by_route = dict(by_route)  # a sub-application's routes: its chain
+        self._hooks_for = hooks_for  # the root app's prepare_hooks_for: the hooks of a route's chain
 
     async def __call__(self, request: Request) -> StreamResponse:
         response = await self._handle(request)
         if not isinstance(response, Response) or response.prepared:
             return response  # prepare() runs the hooks (or has run them)
-        route = request.route
-        hooks = self._by_route.get(route, self._hooks) if route is not None else self._hooks
         try:
-            for hook in hooks:
+            for hook in self._hooks_for(request.route):
                 await hook(request, response)
         except Exception:  # the application's error: a 500, as a handler's would be
             error_log.exception("Error in on_response_prepare for %s %s", request.method, request.raw_path)
