@@ -240,7 +240,7 @@ class Request(RequestInfo, MutableMapping[str, Any]):
     @property
     def cookies(self) -> Mapping[str, str]:
         """The request's cookies (its ``Cookie`` fields), name -> value, read when asked."""
-        fields = [v.decode("latin-1") for n, v in self._raw_headers if len(n) == 6 and n.lower() == b"cookie"]
+        fields = self.fields("Cookie")
         return MappingProxyType(parse_cookie_header("; ".join(fields)) if fields else {})
 
     @property
