@@ -267,6 +267,21 @@ ERROR_ROWS = [
         id="bad-size",
     ),
     pytest.param(
+        "service:\n  proxy_headers: nginx\nroutes: {}\n",
+        ["routes.yaml:2:18: service.proxy_headers: Input should be 'x-forwarded' or 'forwarded'"],
+        id="bad-proxy-headers",
+    ),
+    pytest.param(
+        "service:\n  drain_delay: soon\nroutes: {}\n",
+        ["routes.yaml:2:16: service.drain_delay: 'soon' is not a duration: use a number with ms, s, m or h"],
+        id="bad-drain-delay",
+    ),
+    pytest.param(
+        "service:\n  tracing: maybe\nroutes: {}\n",
+        ["routes.yaml:2:12: service.tracing: Input should be a valid boolean, unable to interpret input"],
+        id="bad-tracing",
+    ),
+    pytest.param(
         'service:\n  trusted_proxies: [10.0.0.0/8, "nope"]\nroutes: {}\n',
         ["routes.yaml:2:33: service.trusted_proxies[1]: value is not a valid IPv4 or IPv6 network"],
         id="bad-trusted-proxy",
