@@ -32,6 +32,7 @@ ECHO_BODY = json.dumps({"data": "x" * (1024 - len(json.dumps({"data": ""})))})  
 LARGE_FILLER = 1000
 TABLE_SIZE = "table size"
 BODY_MODEL = "POST /echo, body model (1 KiB JSON)"
+OPERATIONS = "operations: GET /users/{id:int}"
 SMALL_FILLER = 2
 
 
@@ -50,6 +51,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float  # the server process's CPU time (user + system) per request, in microseconds
 
 
 def free_port() -> int:
@@ -89,7 +91,32 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
-def wrk(url: str, duration: int, connections: int, script: Path | None) -> tuple[float, float, float, int]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: Server, path: str, duration: int, connections: int, script: Path | None) -> Round:
+    """One wrk round against ``server``, with the server's CPU time per request."""
+    before = cpu_seconds(server.process.pid)
+    rps, p50, p99, errors, count = wrk(f"http://127.0.0.1:{server.port}{path}", duration, connections, script)
+    used = cpu_seconds(server.process.pid) - before
+    return Round(rps, p50, p99, errors, used / max(count, 1) * 1e6)
+
+
+@dataclass
+class Round:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_us: float
+
+
+def wrk(
+    url: str, duration: int, connections: int, script: Path | None
+) -> tuple[float, float, float, int, int]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script is not None:
         cmd[1:1] = ["-s", str(script)]
@@ -102,7 +129,8 @@ def wrk(url: str, duration: int, connections: int, script: Path | None) -> tuple
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     count = sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
-    return rps, p50, p99, count + (int(errors.group(1)) if errors and "nope" not in url else 0)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, p50, p99, count + (int(errors.group(1)) if errors and "nope" not in url else 0), total
 
 
 def rss_with_idle_connections(server: Server, count: int) -> tuple[int, int]:
@@ -131,6 +159,21 @@ def rss_with_idle_connections(server: Server, count: int) -> tuple[int, int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def metrics_render_time(series: int = 100) -> float:
+    """Seconds one /metrics text of ``series`` routes takes to render (in this process)."""
+    sys.path.insert(0, str(ROOT))
+    from service.ops.metrics import Metrics  # (this checkout's)
+
+    metrics = Metrics()
+    for number in range(series):
+        metrics.count("GET", f"/route{number}/{{id:int}}", 200, 0.002)
+    metrics.render()  # (label text is formatted once, on the first scrape)
+    started = time.perf_counter()
+    for _ in range(100):
+        metrics.render()
+    return (time.perf_counter() - started) / 100
 
 
 def check_time(routes: Path) -> float:
@@ -179,11 +222,19 @@ def main() -> int:
     small = write_service_project(work / "small", SMALL_FILLER)
     large = write_service_project(work / "large", LARGE_FILLER)
     model = write_service_project(work / "model", SMALL_FILLER, body_model=True)
+    # The operations features on and off (issue 17): metrics are on by default.
+    bare = write_service_project(work / "bare", SMALL_FILLER, service=("metrics: null",))
+    logged = write_service_project(work / "logged", SMALL_FILLER, service=("access_log: true",))
     py = sys.executable
     specs = {
         "service": ([py, "-m", "service", "serve", str(small), "--host", "127.0.0.1"], small.parent),
         "service-1000": ([py, "-m", "service", "serve", str(large), "--host", "127.0.0.1"], large.parent),
         "service-model": ([py, "-m", "service", "serve", str(model), "--host", "127.0.0.1"], model.parent),
+        "service-no-metrics": ([py, "-m", "service", "serve", str(bare), "--host", "127.0.0.1"], bare.parent),
+        "service-access-log": (
+            [py, "-m", "service", "serve", str(logged), "--host", "127.0.0.1"],
+            logged.parent,
+        ),
         "aiohttp": ([py, "-m", "bench.apps", "aiohttp", str(SMALL_FILLER)], ROOT),
         "aiohttp-1000": ([py, "-m", "bench.apps", "aiohttp", str(LARGE_FILLER)], ROOT),
         "floor": ([py, "-m", "bench.apps", "floor"], ROOT),
@@ -216,6 +267,13 @@ def main() -> int:
             # Cost against table size, measured in the same rounds: the same kind of route
             # (dynamic, JSON) in the 3-route table and last in the 1,000-route one.
             (TABLE_SIZE, {"service": "/users/7", "service-1000": last}, None),
+            # What metrics (on by default) and the access log cost, in server CPU per request;
+            # with --baseline, also both off against a build without them.
+            (
+                OPERATIONS,
+                {"service": "/users/7", "service-no-metrics": "/users/7", "service-access-log": "/users/7"},
+                None,
+            ),
         ]
         if args.baseline is not None:  # the same paths as this checkout's, in the small-table rows
             for _, paths, _ in scenarios:
@@ -225,21 +283,28 @@ def main() -> int:
         for title, paths, script in scenarios:
             for name, path in paths.items():  # warm-up
                 wrk(f"http://127.0.0.1:{servers[name].port}{path}", 1, args.connections, script)
-            rounds: dict[str, list[tuple[float, float, float, int]]] = {n: [] for n in paths}
+            rounds: dict[str, list[Round]] = {n: [] for n in paths}
             for _ in range(args.rounds):
                 for name, path in paths.items():
-                    url = f"http://127.0.0.1:{servers[name].port}{path}"
-                    rounds[name].append(wrk(url, args.duration, args.connections, script))
+                    rounds[name].append(
+                        measured(servers[name], path, args.duration, args.connections, script)
+                    )
             for name in paths:
-                ordered = sorted(rounds[name], key=lambda r: r[0])
-                rps, p50, p99, errors = ordered[len(ordered) // 2]
-                server = name if title in (TABLE_SIZE, BODY_MODEL) else name.removesuffix("-1000")
-                results.append(Result(title, server, rps, p50, p99, errors))
-                print(f"  {title:28} {name:13} {rps:10.0f} req/s", file=sys.stderr)
+                ordered = sorted(rounds[name], key=lambda r: r.rps)
+                median = ordered[len(ordered) // 2]
+                # CPU per request: the median of the rounds on its own (each round's is noisy alike).
+                cpu = statistics.median(r.cpu_us for r in rounds[name])
+                named = title in (TABLE_SIZE, BODY_MODEL, OPERATIONS)
+                server = name if named else name.removesuffix("-1000")
+                results.append(
+                    Result(title, server, median.rps, median.p50_ms, median.p99_ms, median.errors, cpu)
+                )
+                print(f"  {title:28} {name:18} {median.rps:10.0f} req/s {cpu:6.2f} µs CPU", file=sys.stderr)
         memory = {
             name: rss_with_idle_connections(servers[name], 1000) for name in ("service", "aiohttp", "floor")
         }
         check_seconds = check_time(large)
+        render_seconds = metrics_render_time()
     finally:
         for server in servers.values():
             server.process.terminate()
@@ -250,12 +315,33 @@ def main() -> int:
                 server.process.kill()
         shutil.rmtree(work, ignore_errors=True)
 
-    report(results, memory, check_seconds, args)
+    report(results, memory, check_seconds, render_seconds, args)
     return 0
 
 
+def operations_lines(by: dict[tuple[str, str], Result]) -> list[str]:
+    """The costs of metrics and the access log, as server CPU per request (same rounds)."""
+    on, off = by.get((OPERATIONS, "service")), by.get((OPERATIONS, "service-no-metrics"))
+    logged, base = by.get((OPERATIONS, "service-access-log")), by.get((OPERATIONS, "service@base"))
+    pairs = [
+        ("metrics on vs off", on, off),
+        ("access log on (and metrics) vs off (metrics on)", logged, on),
+        ("metrics and access log off vs the baseline build", off, base),
+    ]
+    return [
+        f"{label} ({OPERATIONS}, server CPU per request): {a.cpu_us:.2f} vs {b.cpu_us:.2f} µs"
+        f" = {a.cpu_us / b.cpu_us - 1:+.1%} (req/s {a.rps:,.0f} vs {b.rps:,.0f})"
+        for label, a, b in pairs
+        if a is not None and b is not None
+    ]
+
+
 def report(
-    results: list[Result], memory: dict[str, tuple[int, int]], check_seconds: float, args: argparse.Namespace
+    results: list[Result],
+    memory: dict[str, tuple[int, int]],
+    check_seconds: float,
+    render_seconds: float,
+    args: argparse.Namespace,
 ) -> None:
     by = {(r.scenario, r.server): r for r in results}
     floor = by.get(("GET /hello", "floor"))
@@ -271,16 +357,26 @@ def report(
         f"python -m bench --duration {args.duration} --rounds {args.rounds} --connections {args.connections}",
         f"machine: {machine}",
         "",
-        "| scenario | server | req/s | p50 ms | p99 ms | × aiohttp | share of floor |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| scenario | server | req/s | p50 ms | p99 ms | CPU µs/req | × aiohttp | share of floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        if r.scenario == TABLE_SIZE or (r.scenario == BODY_MODEL and r.server == "service"):
+        if r.scenario in (TABLE_SIZE, OPERATIONS) or (r.scenario == BODY_MODEL and r.server == "service"):
             continue
         base = by.get((r.scenario, "aiohttp"))
         ratio = f"{r.rps / base.rps:.2f}" if base else ""
         share = f"{r.rps / floor.rps:.0%}" if floor else ""
-        cells = [r.scenario, r.server, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", ratio, share]
+        cpu = f"{r.cpu_us:.2f}"
+        cells = [
+            r.scenario,
+            r.server,
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            cpu,
+            ratio,
+            share,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     small = by.get((TABLE_SIZE, "service"))
     large = by.get((TABLE_SIZE, "service-1000"))
@@ -296,6 +392,10 @@ def report(
             f"POST /echo with a body model vs without (service, same rounds):"
             f" {declared.rps:,.0f} vs {bare.rps:,.0f} req/s = {declared.rps / bare.rps:.0%}"
         )
+    lines += operations_lines(by)
+    lines.append(
+        f"/metrics text of 100 route series (each a histogram): {render_seconds * 1e6:,.0f} µs to render"
+    )
     for name, (before, after) in memory.items():
         lines.append(
             f"RSS {name}: {before / 1024:.1f} MiB idle, "
@@ -313,6 +413,7 @@ def report(
                 "results": [asdict(r) for r in results],
                 "rss_kib": {k: {"idle": v[0], "with_1000_connections": v[1]} for k, v in memory.items()},
                 "check_seconds": check_seconds,
+                "metrics_render_seconds": render_seconds,
             },
             indent=2,
         )

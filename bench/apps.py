@@ -57,16 +57,19 @@ def last_dynamic_path(count: int) -> str:
     return f"/dyn{count // 2 - 1}/items/7"
 
 
-def write_service_project(directory: Path, filler: int, *, body_model: bool = False) -> Path:
+def write_service_project(
+    directory: Path, filler: int, *, body_model: bool = False, service: tuple[str, ...] = ()
+) -> Path:
     """routes.yaml + handlers for ``python -m service serve``; with ``body_model``,
     ``POST /echo`` declares ``body: Blob`` (a separate project: a baseline checkout
-    older than models could not load it)."""
+    older than models could not load it). ``service``: more lines of the ``service:`` block."""
     (directory / "benchhandlers").mkdir(parents=True, exist_ok=True)
     (directory / "benchhandlers" / "__init__.py").write_text(HANDLERS)
     lines = [
         "service:",
         "  healthz: null",
         "  client_max_size: 1MiB",
+        *(f"  {line}" for line in service),
         "routes:",
         "  GET /hello: benchhandlers.hello",
         "  GET /users/{id:int}: benchhandlers.user",

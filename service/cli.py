@@ -1,7 +1,8 @@
 """The command line -- the composition root, and the only place with exit codes.
 
     service serve   [ROUTES] [--host H] [--port P] [--workers N|auto] [--no-reload]
-                    [--access-log] [--log-level L] [--dev]
+                    [--access-log] [--access-log-format json|logfmt]
+                    [--log-level L] [--log-config FILE] [--dev]
     service check   [ROUTES] [--stubs] [--format text|json]
     service routes  [ROUTES] [--match 'METHOD /path']
     service openapi [ROUTES] [-o FILE]
@@ -22,9 +23,11 @@ import asyncio
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -33,13 +36,14 @@ from .config.explain import explain
 from .config.jsonschema import render as routes_schema_json
 from .config.loader import SpecError
 from .config.loader import load as load_spec
-from .config.project import load_app, openapi_of, spec_of
+from .config.project import config_gauges, load_app, openapi_of, spec_of
 from .config.report import as_json, render
 from .config.schema import ServiceSettings
 from .config.stubs import write_stubs
 from .errors import ConfigError, ListenError, MissingFileError
 from .http.server import Server, configure_logging, run, serve_until_signal
 from .http.wire import Limits
+from .ops.accesslog import AccessLog
 from .ops.reload import Reloader, limits_of
 from .ops.workers import Supervisor, bind, watch_parent
 from .scaffold import ScaffoldError, new_project
@@ -76,7 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         "--access-log",
         action="store_true",
         default=None,
-        help="log every request (default: service.access_log, else off)",
+        help="log every request on stdout (default: service.access_log, else off)",
+    )
+    serve.add_argument(
+        "--access-log-format",
+        choices=["json", "logfmt"],
+        default=None,
+        help="JSON lines or logfmt (default: service.access_log_format, else json)",
     )
     serve.add_argument(
         "--dev",
@@ -94,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     # Internal: how the parent of --workers hands its socket to a worker.
     serve.add_argument("--inherit-fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
+    serve.add_argument("--metrics-dir", default=None, help=argparse.SUPPRESS)  # the workers' snapshots
     serve.add_argument(
         "--no-reload",
         dest="reload",
@@ -105,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("SERVICE_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
         help="log level (default: $SERVICE_LOG_LEVEL or info)",
+    )
+    serve.add_argument(
+        "--log-config",
+        metavar="FILE",
+        default=None,
+        help="configure logging with this file instead: a logging.config dictionary as .json or"
+        " .yaml, else an INI file for logging.config.fileConfig (default: lines on stderr)",
     )
 
     check = sub.add_parser(
@@ -286,9 +304,32 @@ def _routes(path: str, match: str | None = None) -> int:
     return EXIT_OK
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    """``--log-config`` when given (its levels rule), else our default lines at ``--log-level``."""
+    if args.log_config is None:
+        configure_logging(args.worker)
+        logging.getLogger("service").setLevel(args.log_level.upper())
+        return
+    from logging import config as logging_config
+
+    text = Path(args.log_config).read_text(encoding="utf-8")
+    if args.log_config.endswith((".json", ".yaml", ".yml")):
+        import yaml  # (JSON is YAML)
+
+        config = yaml.safe_load(text)
+        if isinstance(config, dict):  # our loggers exist already: keep them, as fileConfig below does
+            config.setdefault("disable_existing_loggers", False)
+        logging_config.dictConfig(config)
+    else:
+        logging_config.fileConfig(args.log_config, disable_existing_loggers=False)
+
+
 def _serve(args: argparse.Namespace, path: str) -> int:
-    configure_logging(args.worker)
-    logging.getLogger("service").setLevel(args.log_level.upper())
+    try:
+        _configure_logging(args)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, ImportError) as exc:
+        print(f"error: --log-config {args.log_config}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.dev:
         os.environ["SERVICE_ENV"] = "development"  # every app, reloaded ones and workers' too
     dev = os.environ.get("SERVICE_ENV") == "development"
@@ -303,6 +344,12 @@ def _serve(args: argparse.Namespace, path: str) -> int:
     if args.workers > 1 and args.inherit_fd is None:
         return _supervise(args, path, settings)
     access_log = settings.access_log if args.access_log is None else args.access_log
+    access = AccessLog(fmt=args.access_log_format or settings.access_log_format, worker=args.worker)
+    metrics = app.metrics
+    if metrics is not None:
+        metrics.worker = args.worker
+        if args.metrics_dir is not None:
+            metrics.share(args.metrics_dir)
     sock = socket.socket(fileno=args.inherit_fd) if args.inherit_fd is not None else None
     server = Server(
         app,
@@ -311,11 +358,13 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         sock=sock,
         limits=limits_of(settings),
         shutdown_timeout=settings.shutdown_timeout,
-        access_log=access_log,
+        access_log=access if access_log else False,
+        request_ids=settings.request_ids,
     )
 
     def swap(new: Application, limits: Limits, file_access_log: bool) -> None:
-        server.swap_app(new, limits=limits, access_log=access_log if args.access_log else file_access_log)
+        on = args.access_log or (args.access_log is None and file_access_log)
+        server.swap_app(new, limits=limits, access_log=access if on else False)
 
     async def serve() -> None:
         # Created inside the loop: the watcher's event belongs to it.
@@ -323,6 +372,8 @@ def _serve(args: argparse.Namespace, path: str) -> int:
         background: list[Callable[[], Awaitable[None]]] = [lambda: reloader.run(poll=args.reload)]
         if args.inherit_fd is not None:
             background.append(_stop_when_orphaned)
+        if metrics is not None and args.metrics_dir is not None:
+            background.append(lambda: metrics.share_forever(lambda: config_gauges(server.current_app)))
         drain = 0.0 if dev else settings.drain_delay  # (a development server stops at once)
         await serve_until_signal(server, on_hup=reloader.request, background=background, drain_delay=drain)
 
@@ -349,15 +400,27 @@ def _supervise(args: argparse.Namespace, path: str, settings: ServiceSettings) -
     log.info("Serving on http://%s:%d with %d workers", host, port, args.workers)
     routes = os.path.abspath(path)
 
+    # Each worker's metrics snapshot goes here, for the others' scrapes (ops/metrics.py);
+    # in memory (/dev/shm) where there is one: a snapshot a second is no disk's business.
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    metrics_dir = tempfile.mkdtemp(prefix="service-metrics-", dir=shm) if settings.metrics else None
+
     def command(number: int, fd: int) -> list[str]:
         argv = [sys.executable, "-m", "service", "serve", routes, "--inherit-fd", str(fd)]
         argv += ["--worker", str(number), "--log-level", args.log_level]
         argv += [] if args.reload else ["--no-reload"]
-        argv += ["--access-log"] if args.access_log else []
+        argv += [] if args.access_log is None else ["--access-log"] if args.access_log else []
+        argv += ["--access-log-format", args.access_log_format] if args.access_log_format else []
+        argv += ["--log-config", args.log_config] if args.log_config else []
+        argv += ["--metrics-dir", metrics_dir] if metrics_dir else []
         return argv
 
     supervisor = Supervisor(sock, args.workers, command, shutdown_timeout=settings.shutdown_timeout)
-    return supervisor.run()
+    try:
+        return supervisor.run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _openapi(path: str, output: str | None) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from .config.project import load_app
+from .config.project import load_app, spec_of
 from .http.server import Server
 from .http.wire import Limits
 from .web.app import Application
@@ -86,7 +86,11 @@ class TestClient:
         if self._path is not None:  # loaded on each entering: a fresh app, its state new
             self._app = load_app(self._path, env=self._env, handlers=self._handlers, settings=self._settings)
         app = self.app
-        server = Server(app, host="127.0.0.1", port=0, limits=self._limits, block_warning=None)
+        # A routes file's request_ids apply (its access log does not: a test's stdout is not for it).
+        request_ids = spec_of(app).settings.request_ids if self._path is not None else None
+        server = Server(
+            app, host="127.0.0.1", port=0, limits=self._limits, block_warning=None, request_ids=request_ids
+        )
         await server.start()
         self._server = server
         self._client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=self._timeout)

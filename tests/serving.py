@@ -11,6 +11,7 @@ bounded; none asserts how long anything took. Only 127.0.0.1 is ever used.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -183,3 +184,19 @@ def tracked(
     finally:
         for process in started:
             process.kill()
+
+
+class MemoryLines:
+    """An access log's lines kept in a list (``AccessLog(MemoryLines())``), each parsed."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def close(self) -> None:
+        pass
+
+    def entries(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines]

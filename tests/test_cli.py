@@ -177,6 +177,7 @@ def test_routes_prints_an_aligned_table(project: Path) -> None:
         "GET     /livez           (built-in)                livez",
         "GET     /healthz         (built-in)                healthz",
         "GET     /readyz          (built-in)                readyz",
+        "GET     /metrics         (built-in)                metrics",
         "GET     /openapi.json    (built-in)                openapi",
     ]
 
@@ -193,7 +194,9 @@ def test_routes_columns_line_up(tmp_path: Path) -> None:
         for start, end in zip(starts, ends, strict=True):
             if line[start:end].strip():  # a cell, when not empty, begins at its column
                 assert line[start - 2 : start] == "  " and line[start] != " ", (line, start)
-    assert len(lines) == 1 + 9 + 4  # header, the example's routes, /livez, /healthz, /readyz, /openapi.json
+    assert (
+        len(lines) == 1 + 9 + 5
+    )  # header, the example's routes, /livez /healthz /readyz /metrics /openapi.json
 
 
 def test_routes_on_broken_file_exits_2(tmp_path: Path) -> None:

@@ -13,7 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from serving import MemoryLines
+
 from service import Application, Request, Response, Server, StreamResponse, middleware
+from service.ops.accesslog import AccessLog
 
 RawConnection = Any  # conftest.RawConnection (tests are not a package)
 
@@ -175,7 +178,7 @@ async def test_static_and_dynamic_routes_and_the_access_log_path_send_the_same_b
     plain = await make_server(app)
     logged_app = Application()
     logged_app.router.add_get("/static/x", sync_hello)
-    logged = await make_server(logged_app, access_log=True)
+    logged = await make_server(logged_app, access_log=AccessLog(MemoryLines()), request_ids=False)
     raws = []
     for server, path in [(plain, "/static/x"), (plain, "/dynamic/x"), (logged, "/static/x")]:
         conn = await raw_connect(server.port)

@@ -282,6 +282,29 @@ ERROR_ROWS = [
         id="bad-tracing",
     ),
     pytest.param(
+        "service:\n  access_log_format: xml\nroutes: {}\n",
+        ["routes.yaml:2:22: service.access_log_format: Input should be 'json' or 'logfmt'"],
+        id="bad-access-log-format",
+    ),
+    pytest.param(
+        "service:\n  request_ids: sometimes\nroutes: {}\n",
+        ["routes.yaml:2:16: service.request_ids: Input should be a valid boolean, unable to interpret input"],
+        id="bad-request-ids",
+    ),
+    pytest.param(
+        "service:\n  metrics: [/metrics]\nroutes: {}\n",
+        ["routes.yaml:2:12: service.metrics: Input should be a valid string"],
+        id="bad-metrics-path",
+    ),
+    pytest.param(
+        "service:\n  metrics: /users/{id}\nroutes:\n  GET /users/{uid}: h.x\n",
+        [
+            "routes.yaml:2:12: service.metrics: ambiguous route GET /users/{id}:"
+            " same as GET /users/{uid} (declared at routes.yaml:4:3)"
+        ],
+        id="metrics-path-clashes",
+    ),
+    pytest.param(
         'service:\n  trusted_proxies: [10.0.0.0/8, "nope"]\nroutes: {}\n',
         ["routes.yaml:2:33: service.trusted_proxies[1]: value is not a valid IPv4 or IPv6 network"],
         id="bad-trusted-proxy",

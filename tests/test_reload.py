@@ -854,7 +854,7 @@ def test_reloader_reload_swaps_a_valid_file_and_keeps_the_old_app_on_errors(
     project.write_routes("routes:\n  GET /a: PKG.m.one\n")
     assert reloader.reload() is True
     assert (health.generation, health.last_reload_failed) == (3, False)
-    builtins = {("GET", "/livez"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/openapi.json")}
+    builtins = {("GET", p) for p in ("/livez", "/healthz", "/readyz", "/metrics", "/openapi.json")}
     assert _paths(holder.app) == {("GET", "/a"), *builtins}
 
 

@@ -259,6 +259,7 @@ def test_build_app_from_a_loaded_spec(project: Project) -> None:
         ("GET", "/livez"),
         ("GET", "/healthz"),
         ("GET", "/readyz"),
+        ("GET", "/metrics"),
         ("GET", "/openapi.json"),
     ]
 

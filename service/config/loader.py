@@ -216,7 +216,7 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
     routes = _routes(doc, raw, issues)
     builtins = [
         (key, path, doc.value_at(("service", key)))
-        for key in ("healthz", "openapi")
+        for key in ("livez", "healthz", "readyz", "metrics", "openapi")
         if parsed is not None and (path := getattr(parsed.service, key))
     ]
     _check_table(routes, builtins, issues)

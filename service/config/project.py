@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Issue, in_file_order
+from ..ops.metrics import CONTENT_TYPE, ConfigGauges, Metrics
 from ..web.app import Application, with_timeout
+from ..web.httpexc import HTTPNotFound
 from ..web.models import is_model, with_models
 from ..web.request import Request
 from ..web.response import Response, StreamResponse, json_response
@@ -36,6 +38,7 @@ __all__ = [
     "Health",
     "Sources",
     "build_app",
+    "config_gauges",
     "file_digest",
     "load_app",
     "module_digests",
@@ -115,6 +118,17 @@ class Health:
 
     generation: int = 1
     last_reload_failed: bool = False
+    reloads_succeeded: int = 0
+    reloads_failed: int = 0
+
+    def gauges(self) -> ConfigGauges:
+        return ConfigGauges(self.generation, self.reloads_succeeded, self.reloads_failed)
+
+
+def config_gauges(app: Application) -> ConfigGauges:
+    """What an app built from a routes file tells /metrics about its reloads."""
+    health = app.get(HEALTH_KEY)
+    return health.gauges() if isinstance(health, Health) else ConfigGauges()
 
 
 def _healthz(name: str) -> Handler:
@@ -147,6 +161,14 @@ async def _readyz(request: Request) -> StreamResponse:
             "last_reload_failed": health.last_reload_failed,
         }
     return json_response(body, status=200 if state == "ready" else 503)
+
+
+async def _metrics(request: Request) -> StreamResponse:
+    """The Prometheus text exposition of the server's counters (ops/metrics.py)."""
+    metrics = request.app.metrics
+    if metrics is None:  # served by something that does not count (a bare Application test)
+        raise HTTPNotFound()
+    return Response(body=metrics.render(config_gauges(request.app)), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def _openapi(request: Request) -> StreamResponse:
@@ -313,12 +335,15 @@ def build_app(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Applica
         ("livez", settings.livez, _healthz(settings.name)),
         ("healthz", settings.healthz, _healthz(settings.name)),
         ("readyz", settings.readyz, _readyz),
+        ("metrics", settings.metrics, _metrics),
         ("openapi", settings.openapi, _openapi),
     )
     for key, path, handler in builtins:
         if path and ("GET", path) not in taken:
             routes.append(RouteDef("GET", path, handler, key, f"{spec.file}:service.{key}"))
     app.add_routes(routes)  # the loader checked this very table, health route included
+    if settings.metrics:
+        app.metrics = Metrics()
     if settings.tracing:
         from ..ops.tracing import install_tracing  # (imports opentelemetry: only when asked)
 

@@ -107,7 +107,11 @@ class ServiceSettings(BaseModel):
     linger_timeout: Duration = LIMITS.linger_timeout
     handler_timeout: Duration | None = None  # off by default; when set, slower handlers give 503
     max_connections: int = Field(LIMITS.max_connections, ge=1)  # past it, new connections get 503
-    access_log: bool = ACCESS_LOG
+    access_log: bool = ACCESS_LOG  # one line per request on stdout (docs/operating.md)
+    access_log_format: Literal["json", "logfmt"] = "json"
+    # X-Request-ID on every answer (the client's, when safe, else a new one); null: when access_log is on
+    request_ids: bool | None = None
+    metrics: str | None = "/metrics"  # Prometheus metrics at this path; null turns counting off
     tracing: bool = False  # OpenTelemetry server spans per request (the otel extra); off: nothing at all
     drain_delay: Duration = DRAIN_DELAY  # after SIGTERM: answering, not ready, before stopping
     livez: str | None = "/livez"  # liveness: 200 while the process answers (null turns it off)

@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -44,6 +45,8 @@ import httptools
 from ..errors import ProtocolError
 from ..web.httpexc import HTTPException
 from ..web.request import HTTP10, Request
+from ..web.requestid import HEADER as REQUEST_ID
+from ..web.requestid import with_id
 from ..web.response import Response, StreamResponse, internal_error, reason_phrase, render
 from ..web.streams import RequestPayloadError
 from .deadline import BODY, HEAD, IDLE, LINGER, Deadline, Wait
@@ -60,9 +63,12 @@ from .wire import (
 if TYPE_CHECKING:
     from ..web.app import Application
 
-__all__ = ["ConnectionSet", "HttpProtocol", "Limits"]
+__all__ = ["ConnectionSet", "HttpProtocol", "Limits", "Observer"]
 
-access_log = logging.getLogger("service.access")
+# Told of each request once its answer is handed over: (request, the response sent,
+# when its handling began by ``monotonic()``). Metrics and the access log (ops/).
+Observer = Callable[[Request, StreamResponse, float], None]
+
 error_log = logging.getLogger("service.error")
 
 
@@ -94,7 +100,8 @@ class ConnectionSet:
 
     app: Application  # swapped by a reload; each request keeps the one it started with
     limits: Limits
-    access_log: bool = False
+    observe: Observer | None = None  # None: nothing is measured (no clock read either)
+    request_ids: bool = False  # every answer says X-Request-ID (request.request_id)
     connections: set[HttpProtocol] = field(default_factory=set)
     # Connections gone while their handler still runs: shutdown waits for those too.
     orphans: set[HttpProtocol] = field(default_factory=set)
@@ -104,6 +111,11 @@ class ConnectionSet:
     @property
     def busy(self) -> set[HttpProtocol]:
         return self.connections | self.orphans
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered now (at most one per connection: answers go in order)."""
+        return sum(1 for conn in self.busy if conn.answering)
 
 
 def _form(request: Request) -> tuple[bool, bool]:
@@ -313,19 +325,24 @@ class HttpProtocol(asyncio.Protocol):
         queue = self._queue
         keep_alive = True
         request: Request | None = None
+        observe = self._ctx.observe
         try:
             while queue and keep_alive and self._transport is not None:
                 request = queue.popleft()
                 if self._sender.paused:
                     await self.drain()
+                started = monotonic() if observe is not None else 0.0
                 # The app the request was parsed under answers it, even if a reload
                 # has swapped in another since: in-flight requests keep their table.
                 self._started = None
                 response = await request.app.handle(request)
-                if self._started is None and type(response) is Response and not self._ctx.access_log:
+                if self._started is None and type(response) is Response:
                     self._write_whole(request, response)  # PERF: the common case, no coroutine
                 else:
                     await self._send(request, response)
+                if observe is not None:  # (told what was sent: a 500 if it could not be rendered)
+                    sent = self._started
+                    observe(request, response if sent is None else sent, started)
                 keep_alive = request.keep_alive
         except ConnectionResetError:
             keep_alive = False
@@ -369,6 +386,8 @@ class HttpProtocol(asyncio.Protocol):
             response = _unrenderable(request)
             keep_alive = self._keep_alive(request, response)
             data = render(response, keep_alive, http10, head)
+        if self._ctx.request_ids and not response.has_header(REQUEST_ID):  # (a handler's own wins)
+            data = with_id(data, request.request_id)
         self._started = response
         request.keep_alive = keep_alive
         if self._transport is None:
@@ -398,16 +417,6 @@ class HttpProtocol(asyncio.Protocol):
                 request.keep_alive = False
                 self._abort()
                 return
-        if self._ctx.access_log:
-            access_log.info(
-                '%s "%s %s HTTP/%d.%d" %d',
-                self._remote,
-                request.method,
-                request.raw_path,  # as sent (llhttp admits no control byte): decoded, it could forge lines
-                request.version.major,
-                request.version.minor,
-                (self._started or response).status,  # what was sent: a 500 if it could not be
-            )
 
     def _keep_alive(self, request: Request, response: StreamResponse) -> bool:
         """Whether this response leaves the connection open: it is not the last we send."""
@@ -431,6 +440,11 @@ class HttpProtocol(asyncio.Protocol):
         return self._transport
 
     @property
+    def answering(self) -> bool:
+        """A request of this connection is being answered now."""
+        return self._answering
+
+    @property
     def connected(self) -> bool:
         """The client is still there (its connection has not been lost)."""
         return self._transport is not None
@@ -438,6 +452,8 @@ class HttpProtocol(asyncio.Protocol):
     def begin_response(self, request: Request, response: StreamResponse) -> tuple[Any, bool, bool, bool]:
         if self._started is not None and self._started is not response:
             raise RuntimeError("a response for this request has already been started")
+        if self._ctx.request_ids and not response.has_header(REQUEST_ID):
+            response.headers[REQUEST_ID] = request.request_id
         return (self, self._keep_alive(request, response), *_form(request))
 
     def response_started(self, request: Request, response: StreamResponse, keep_alive: bool) -> None:

@@ -29,7 +29,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..defaults import (
     ACCESS_LOG,
@@ -42,12 +42,18 @@ from ..defaults import (
     PORT,
     SHUTDOWN_TIMEOUT,
 )
+from ..ops.accesslog import AccessLog
+from ..ops.metrics import Metrics, ServerGauges
 from ..ops.watchdog import Watchdog
 from ..web.app import Application
 from ..web.health import Readiness
 from .listen import ProtocolFactory, open_sock, open_tcp, open_unix, url_of
 from .protocol import ConnectionSet, HttpProtocol
 from .wire import Limits
+
+if TYPE_CHECKING:
+    from ..web.request import Request
+    from ..web.response import StreamResponse
 
 __all__ = ["Server", "configure_logging", "run", "run_app", "serve_until_signal"]
 
@@ -71,13 +77,20 @@ class Server:
         path: str | os.PathLike[str] | None = None,
         limits: Limits | None = None,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
-        access_log: bool = ACCESS_LOG,
+        access_log: bool | AccessLog = ACCESS_LOG,
         backlog: int = BACKLOG,
         reuse_port: bool = False,
         block_warning: float | None = BLOCK_WARNING,
+        request_ids: bool | None = None,
     ) -> None:
         self.app = app
         self.readiness = app.readiness = Readiness()  # what /readyz reports (web/health.py)
+        # Counted when the app asks for metrics (app.metrics: routes.yaml's service.metrics).
+        self.metrics: Metrics | None = app.metrics
+        if self.metrics is not None:
+            self.metrics.watch(self._gauges)
+        self.access_log: AccessLog | None = None
+        self._request_ids = request_ids
         self.host = host
         self.port = port
         self.shutdown_timeout = shutdown_timeout
@@ -85,8 +98,9 @@ class Server:
         self._path = path
         self._backlog = backlog
         self._reuse_port = reuse_port
-        self._ctx = ConnectionSet(app, limits or LIMITS, access_log)
+        self._ctx = ConnectionSet(app, limits or LIMITS)
         ctx = self._ctx
+        self._log_requests(access_log)
 
         def factory() -> HttpProtocol:
             return HttpProtocol(ctx)
@@ -109,20 +123,53 @@ class Server:
         return self._ctx.app
 
     def swap_app(
-        self, app: Application, *, limits: Limits | None = None, access_log: bool | None = None
+        self, app: Application, *, limits: Limits | None = None, access_log: bool | AccessLog | None = None
     ) -> None:
         """Route new requests to ``app``; requests already parsed finish on their own.
 
         Lifecycle hooks stay those of ``self.app``, run once at start and stop.
-        ``limits`` apply to connections accepted from now on.
+        ``limits`` apply to connections accepted from now on. Metrics go on counting
+        where they were, if the new app wants them too.
         """
         app.freeze()
         app.readiness = self.readiness
+        if app.metrics is not None:
+            if self.metrics is None:
+                self.metrics = app.metrics
+                self.metrics.watch(self._gauges)
+            app.metrics = self.metrics
+            self.metrics.forget_routes()
         self._ctx.app = app
         if limits is not None:
             self._ctx.limits = limits
-        if access_log is not None:
-            self._ctx.access_log = access_log
+        self._log_requests(access_log if access_log is not None else self.access_log is not None)
+
+    def _log_requests(self, access_log: bool | AccessLog) -> None:
+        """Choose what each answered request is told to: metrics, the access log, both or none."""
+        if isinstance(access_log, AccessLog):
+            self.access_log = access_log
+        elif access_log and self.access_log is None:
+            self.access_log = AccessLog()
+        elif not access_log:
+            self.access_log = None  # (kept open if it was: a reload may turn it back on)
+        ctx = self._ctx
+        counting = self.metrics if ctx.app.metrics is not None else None
+        logging_ = self.access_log
+        ctx.request_ids = self._request_ids if self._request_ids is not None else logging_ is not None
+        if counting is not None and logging_ is not None:
+            count, log = counting.observe, logging_.observe
+
+            def both(request: Request, response: StreamResponse, started: float) -> None:
+                count(request, response, started)
+                log(request, response, started)
+
+            ctx.observe = both
+        else:
+            ctx.observe = counting.observe if counting else logging_.observe if logging_ else None
+
+    def _gauges(self) -> ServerGauges:
+        ctx = self._ctx
+        return ServerGauges(len(ctx.connections), ctx.in_flight, len(list(ctx.app.router.routes())))
 
     @property
     def protocol_factory(self) -> ProtocolFactory:
@@ -233,6 +280,8 @@ class Server:
         finally:  # even when the shutdown itself is cancelled or fails
             if self._watchdog is not None:
                 self._watchdog.stop()
+            if self.access_log is not None:
+                self.access_log.close()  # the lines still waiting are written
 
     async def _close_connections(self) -> None:
         ctx = self._ctx

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -78,7 +79,9 @@ METHOD_NAMES: dict[bytes, str] = {}
 def method_name(raw: bytes) -> str:
     name = METHOD_NAMES.get(raw)
     if name is None:
-        name = raw.decode("ascii")
+        # Interned: the one "GET" object everywhere (routes' too), so code on the request
+        # path may compare methods by identity (ops/metrics.py).
+        name = sys.intern(raw.decode("ascii"))
         if len(METHOD_NAMES) < 64:
             METHOD_NAMES[raw] = name
     return name

@@ -64,7 +64,7 @@ __all__ = ["Reloader", "limits_of"]
 log = logging.getLogger("service.reload")
 
 # Settings a running server cannot take without a restart.
-RESTART_ONLY = ("host", "port")
+RESTART_ONLY = ("host", "port", "access_log_format", "request_ids")
 
 
 def limits_of(settings: ServiceSettings) -> Limits:
@@ -249,6 +249,7 @@ class Reloader:
             )
             if isinstance(health, Health):
                 health.last_reload_failed = True
+                health.reloads_failed += 1
             return False
         self._warn_restart_only(spec)
         for key, value in old.items():  # hooks' work (pools, stores) lives on
@@ -257,6 +258,7 @@ class Reloader:
         if isinstance(health, Health):
             health.generation += 1
             health.last_reload_failed = False
+            health.reloads_succeeded += 1
         self._swap(new, limits_of(spec.settings), spec.settings.access_log)
         log.info(
             "Reloaded %s: generation %d: %s",

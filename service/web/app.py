@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..defaults import CLIENT_MAX_SIZE
 from . import subapps
@@ -31,6 +31,9 @@ from .response import Response, StreamResponse, internal_error
 from .routedef import AbstractRouteDef, Handler
 from .router import Route, Router
 from .subapps import ChainMapProxy, MatchedSubAppResource, PrefixedSubAppResource
+
+if TYPE_CHECKING:
+    from ..ops.metrics import Metrics
 
 __all__ = ["AppKey", "Application", "CleanupError", "Middleware", "config_dict", "middleware"]
 
@@ -174,6 +177,8 @@ class Application(MutableMapping[str, Any]):
         # routes and a 500 carries its traceback (devmode.py). Never by default.
         self.dev = os.environ.get("SERVICE_ENV") == "development"
         self.readiness: Readiness | None = None  # the serving Server's, once one serves it (health.py)
+        # Counted by the server that serves the app when set (ops/metrics.py): /metrics renders it.
+        self.metrics: Metrics | None = None
         self.middlewares: list[Middleware] = list(middlewares)
         # Bytes of body read() buffers; None means no limit, as in aiohttp.
         self.client_max_size = _max_size(client_max_size)

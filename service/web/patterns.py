@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def check_method(method: str) -> str:
     """
     upper = method.upper() if isinstance(method, str) else method
     if upper in METHODS or upper == ANY_METHOD:
-        return upper
+        return sys.intern(upper)  # the one "GET" object, as requests' (http/wire.py)
     close = difflib.get_close_matches(upper, METHODS, n=1) if isinstance(upper, str) else []
     hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(METHODS)} or '*'"
     raise RouteError(f"unknown method {method!r} ({hint})")

@@ -21,6 +21,7 @@ from yarl import URL
 
 from .conditional import ETag, etag_list, parse_http_date
 from .forwarding import Origin, TrustedProxies, origin_of, parse_forwarded
+from .requestid import incoming_id, new_id
 
 if TYPE_CHECKING:
     import asyncio
@@ -37,7 +38,9 @@ NO_PROXIES = TrustedProxies()
 class RequestInfo:
     """The lazily computed attributes of ``Request`` (see the module docstring)."""
 
-    __slots__ = ()
+    __slots__ = ("_request_id",)  # None until first asked for (request.py sets it)
+
+    _request_id: str | None
 
     def fields(self, name: str) -> list[str]:
         """Every value of the header field ``name``, in order, without building ``headers``."""
@@ -52,6 +55,16 @@ class RequestInfo:
     def _header(self, name: str) -> str | None:
         values = self.fields(name)
         return values[0] if values else None
+
+    @property
+    def request_id(self) -> str:
+        """This request's id (requestid.py): its ``X-Request-ID`` when that is 1 to 128 safe
+        characters, else a new random one; the same for the whole request, and what the
+        response's ``X-Request-ID`` and the access log say when request ids are on."""
+        if self._request_id is None:
+            found = incoming_id(self.raw_headers)  # type: ignore[attr-defined]
+            self._request_id = found if found is not None else new_id()
+        return self._request_id
 
     # -- where it came from -----------------------------------------------------------------
     @property

@@ -183,6 +183,7 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         self._whole = False  # read() is taking the body whole
         self._stream: BodyStream | None = None
         self.coding: bytes | None = None  # its Content-Encoding, if it has one (the reader notes it)
+        self._request_id = None  # (reqinfo.py: made when first asked for)
 
     # -- the request line and headers -------------------------------------------
     @property

@@ -69,7 +69,7 @@ _ROUTE_NAME = re.compile(r"[\w.:-]+\Z")
 _FROZEN = "cannot add routes to a frozen router (the app has started)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # (identity: a route is one entry of one table; PERF: hashing)
 class Route:
     method: str
     pattern: Pattern

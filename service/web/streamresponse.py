@@ -122,6 +122,10 @@ class StreamResponse(MutableMapping[Any, Any]):
             self._headers = CIMultiDict()
         return self._headers
 
+    def has_header(self, name: str) -> bool:
+        """Whether a header ``name`` is set (PERF: without making the mapping when there is none)."""
+        return self._headers is not None and name in self._headers
+
     # -- cookies (cookies.py): Set-Cookie fields, one per name -----------------------
     def set_cookie(
         self,

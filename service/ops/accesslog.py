@@ -1,0 +1,241 @@
+"""The access log: one line per request, JSON (or logfmt), written to stdout in batches.
+
+Theory of operation
+-------------------
+The line is formatted on the event loop, once the answer is handed over
+(``AccessLog.observe``), by string formatting alone: no ``logging`` record, no
+handler, no lock. A field is escaped only when it needs it (``str.isprintable``
+and a look for a quote or backslash decide), so a hostile path or user agent
+still makes exactly one valid line. The time is RFC 3339 in UTC with
+milliseconds; its text up to the second is formatted once a second.
+
+Lines go to a ``LineWriter``: the loop appends each to a deque (atomic, no lock)
+and a writer thread takes what has gathered every 50 ms and writes it with
+one ``write``. A slow stdout -- a pipe to a log driver that stalls -- holds up
+that thread only, never the loop; if more than ``MAX_PENDING`` bytes wait,
+further lines are dropped and counted, and the count is reported on stderr
+once writing catches up, rather than the server running out of memory.
+
+Fields: ``time method route path status duration_ms bytes remote request_id
+user_agent``, then ``trace_id`` when a valid W3C ``traceparent`` came, and
+``worker`` under ``serve --workers N``. ``route`` is the template that matched
+(``-`` for none), ``path`` the target as sent (query included), ``bytes`` the
+body bytes sent, ``remote`` the client's address (behind trusted proxies, the
+one they report: see forwarding.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections import deque
+from time import monotonic
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from ..web.requestid import trace_id
+
+if TYPE_CHECKING:
+    from ..web.request import Request
+    from ..web.response import StreamResponse
+
+__all__ = ["AccessLog", "LineSink", "LineWriter", "LogFormat"]
+
+LogFormat = Literal["json", "logfmt"]
+MAX_PENDING = 8 * 1024 * 1024  # bytes of lines waiting to be written, past which lines are dropped
+_FLUSH_EVERY = 0.05  # seconds between the writer thread's writes
+error_log = logging.getLogger("service.error")
+
+
+def _json_text(value: str) -> str:
+    """``value`` inside a JSON string's quotes."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return value  # PERF: the usual case, nothing to escape
+    return json.dumps(value)[1:-1]
+
+
+def _logfmt_value(value: str) -> str:
+    """``value`` as a logfmt value: bare when it can be, else quoted and escaped."""
+    if value and value.isprintable() and not any(c in value for c in ' "=\\'):
+        return value
+    return json.dumps(value)  # a quoted string with \\ \" and control characters escaped
+
+
+class LineSink(Protocol):
+    """Where an access log's lines go: a ``LineWriter``, or a test's list."""
+
+    def write(self, line: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LineWriter:
+    """Writes lines to a file descriptor from a thread, in batches (see the module docstring)."""
+
+    def __init__(self, fd: int = 1) -> None:
+        self._fd = fd
+        self._lines: deque[str] = deque()
+        self._pending = 0  # bytes (roughly: characters) waiting; only the loop adds, only the thread takes
+        self._dropped = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def write(self, line: str) -> None:
+        """Queue one line (with its newline). PERF: the per-request part."""
+        if self._pending > MAX_PENDING:
+            self._dropped += 1
+            return
+        self._pending += len(line)
+        self._lines.append(line)
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="service-access-log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(_FLUSH_EVERY):
+            self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what has gathered (from the thread, or at close)."""
+        lines = self._lines
+        taken: list[str] = []
+        with contextlib.suppress(IndexError):
+            while True:
+                taken.append(lines.popleft())
+        if taken:
+            data = "".join(taken).encode("utf-8", "backslashreplace")
+            self._pending -= sum(map(len, taken))  # (a race with write() only skews the bound a little)
+            self._write_all(data)
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            error_log.warning("Access log: %d line(s) dropped: the output did not keep up", dropped)
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError:  # stdout closed: nothing can be logged there any more
+                return
+
+    def close(self) -> None:
+        """Write what is left and stop the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        self.flush()
+
+
+class AccessLog:
+    """Formats one line per request and hands it to a ``LineWriter``."""
+
+    def __init__(self, writer: LineSink | None = None, *, fmt: LogFormat = "json", worker: int = 0) -> None:
+        self.writer = writer if writer is not None else LineWriter(sys.stdout.fileno())
+        self.worker = worker
+        self.format: LogFormat = fmt
+        self._line = _json_line if fmt == "json" else _logfmt_line
+        self._tail = (f',"worker":{worker}}}\n' if fmt == "json" else f" worker={worker}\n") if worker else ""
+        self._second = -1
+        self._stamp = ""
+
+    def observe(self, request: Request, response: StreamResponse, started: float) -> None:
+        """Log ``request``, answered with ``response``, begun at ``started`` (``monotonic()``)."""
+        duration = (monotonic() - started) * 1000.0
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # PERF: the date and time formatted once a second
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        user_agent, traceparent = _fields(request)
+        route = request.route
+        status = response.status
+        trace = trace_id(traceparent) if traceparent is not None else None
+        self.writer.write(
+            self._line(
+                f"{self._stamp}.{int((now - second) * 1000):03d}Z",
+                request.method,
+                route.path if route is not None else "-",
+                request.raw_path,
+                status,
+                duration,
+                0 if request.method == "HEAD" or status == 204 or status == 304 else response.body_length,
+                request.remote or "-",
+                request.request_id,
+                user_agent,
+                trace,
+                self._tail,
+            )
+        )
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _fields(request: Request) -> tuple[str, bytes | None]:
+    """The User-Agent (``-`` if none) and ``traceparent`` of ``request``, in one pass."""
+    user_agent, traceparent = "-", None
+    for name, value in request.raw_headers:
+        size = len(name)
+        if size == 10 and name.lower() == b"user-agent":
+            user_agent = value.decode("latin-1")
+        elif size == 11 and name.lower() == b"traceparent":
+            traceparent = value
+    return user_agent, traceparent
+
+
+def _json_line(
+    at: str,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    duration: float,
+    sent: int,
+    remote: str,
+    request_id: str,
+    user_agent: str,
+    trace: str | None,
+    tail: str,
+) -> str:
+    """One JSON object: the method is a token and the id safe by construction (requestid.py);
+    the rest is escaped when it needs it."""
+    traced = f',"trace_id":"{trace}"' if trace is not None else ""
+    return (
+        f'{{"time":"{at}","method":"{method}","route":"{_json_text(route)}","path":"{_json_text(path)}",'
+        f'"status":{status},"duration_ms":{duration:.3f},"bytes":{sent},"remote":"{_json_text(remote)}",'
+        f'"request_id":"{request_id}","user_agent":"{_json_text(user_agent)}"{traced}'
+    ) + (tail or "}\n")
+
+
+def _logfmt_line(
+    at: str,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    duration: float,
+    sent: int,
+    remote: str,
+    request_id: str,
+    user_agent: str,
+    trace: str | None,
+    tail: str,
+) -> str:
+    """One logfmt line: ``key=value`` pairs, a value quoted when it has to be."""
+    traced = f" trace_id={trace}" if trace is not None else ""
+    return (
+        f"time={at} method={method} route={_logfmt_value(route)} path={_logfmt_value(path)}"
+        f" status={status} duration_ms={duration:.3f} bytes={sent} remote={_logfmt_value(remote)}"
+        f" request_id={request_id} user_agent={_logfmt_value(user_agent)}{traced}"
+    ) + (tail or "\n")
