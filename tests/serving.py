@@ -200,3 +200,16 @@ class MemoryLines:
 
     def entries(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.lines]
+
+
+def hello_project(directory: Path, module: str, service: str = "") -> Path:
+    """A routes file (returned) with one route, ``GET /hi``, answered ``hi`` by ``module.hi``;
+    ``service``: the lines of a ``service:`` block. (Each test names its own module: a
+    module once imported stays imported.)"""
+    (directory / f"{module}.py").write_text(
+        "from service import Response\n\nasync def hi(request):\n    return Response(text='hi')\n"
+    )
+    routes = directory / "routes.yaml"
+    block = f"service:\n{service}" if service else ""
+    routes.write_text(f"{block}routes:\n  GET /hi: {module}.hi\n")
+    return routes

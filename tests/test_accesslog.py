@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serving import ChildProcess
+from serving import ChildProcess, hello_project
 
 from service import Application, Response, StreamResponse
 from service.http.server import Server
@@ -305,11 +305,7 @@ def test_past_the_pending_bound_lines_are_dropped_and_counted(
 
 
 async def test_test_client_with_access_log_setting(tmp_path: Path) -> None:
-    (tmp_path / "idsapp.py").write_text(
-        "from service import Response\n\nasync def hi(request):\n    return Response(text='hi')\n"
-    )
-    routes = tmp_path / "routes.yaml"
-    routes.write_text("service:\n  request_ids: true\nroutes:\n  GET /hi: idsapp.hi\n")
+    routes = hello_project(tmp_path, "idsapp", "  request_ids: true\n")
     async with TestClient(routes) as client:
         answer = await client.get("/hi", headers={"X-Request-ID": "t-1"})
     assert answer.headers["X-Request-ID"] == "t-1"
@@ -342,28 +338,6 @@ def test_serve_access_log_on_stdout_apart_from_the_log(tmp_path: Path) -> None:
         assert {entry["worker"] for entry in access} <= {1, 2} and all("worker" in e for e in access)
         handled = process.find_all(r"WARNING \[worker [12]\] app: handled /hi/(\d+)$")
         assert sorted(int(m.group(1)) for m in handled) == list(range(20))  # each once
-        assert process.terminate() == 0
-    finally:
-        process.kill()
-
-
-def test_log_config_file(tmp_path: Path) -> None:
-    """``--log-config`` takes a logging.config dictionary; our default format is then not used."""
-    (tmp_path / "routes.yaml").write_text("routes: {}\n")
-    (tmp_path / "logging.json").write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "formatters": {"plain": {"format": "CUSTOM %(name)s %(message)s"}},
-                "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "plain"}},
-                "root": {"handlers": ["out"], "level": "INFO"},
-            }
-        )
-    )
-    argv = [sys.executable, "-m", "service", "serve", "routes.yaml", "--host", "127.0.0.1", "--port", "0"]
-    process = ChildProcess([*argv, "--no-reload", "--log-config", "logging.json"], cwd=tmp_path)
-    try:
-        process.wait_log(r"^CUSTOM service\.server Serving on", timeout=TIMEOUT)
         assert process.terminate() == 0
     finally:
         process.kill()
