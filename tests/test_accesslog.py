@@ -341,3 +341,18 @@ def test_serve_access_log_on_stdout_apart_from_the_log(tmp_path: Path) -> None:
         assert process.terminate() == 0
     finally:
         process.kill()
+
+
+async def test_behind_a_trusted_proxy_the_remote_is_the_client() -> None:
+    """The log's remote is request.remote: the peer, unless a trusted proxy names the client."""
+    trusting = Application(trusted_proxies=["127.0.0.1"])
+    trusting.router.add_get("/users/{id}", hello)
+    lines = Lines()
+    server = Server(trusting, host="127.0.0.1", port=0, access_log=AccessLog(lines.writer))
+    async with (
+        server,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=TIMEOUT) as client,
+    ):
+        await client.get("/users/1", headers={"X-Forwarded-For": "203.0.113.9"})
+        await client.get("/users/2")
+    assert [json.loads(line)["remote"] for line in lines.close()] == ["203.0.113.9", "127.0.0.1"]
