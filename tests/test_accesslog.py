@@ -22,7 +22,7 @@ from service.http.server import Server
 from service.ops import accesslog
 from service.ops.accesslog import AccessLog, LineWriter
 from service.testing import TestClient
-from service.web.requestid import incoming_id, new_id, trace_id
+from service.web.requestid import new_id, trace_id
 
 TIMEOUT = 10.0  # bound on every wait; never a timing assertion
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -256,9 +256,12 @@ def test_control_characters_are_escaped(control: str) -> None:
     assert logfmt.count("\n") == 1 and logfmt.isascii()
 
 
-def test_incoming_id_takes_the_first_field() -> None:
-    assert incoming_id([(b"x-request-id", b"one"), (b"X-Request-ID", b"two")]) == "one"
-    assert incoming_id([(b"Host", b"h")]) is None
+async def test_the_first_request_id_field_is_the_one() -> None:
+    server = Server(app(), host="127.0.0.1", port=0, request_ids=True)
+    two = [("x-request-id", "one"), ("X-Request-ID", "two")]
+    async with server, httpx.AsyncClient(timeout=TIMEOUT) as client:
+        answer = await client.get(f"http://127.0.0.1:{server.port}/users/1", headers=two)
+    assert answer.headers["X-Request-ID"] == "one"
 
 
 async def test_a_slow_output_never_blocks_the_loop() -> None:

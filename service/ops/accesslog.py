@@ -35,7 +35,7 @@ import threading
 import time
 from collections import deque
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..web.requestid import trace_id
 
@@ -146,7 +146,6 @@ class AccessLog:
         self._tail = (f',"worker":{worker}}}\n' if fmt == "json" else f" worker={worker}\n") if worker else ""
         self._second = -1
         self._stamp = ""
-        self._direct: dict[Any, bool] = {}  # app -> no trusted proxies: the peer is the client
 
     def observe(self, request: Request, response: StreamResponse, started: float) -> None:
         """Log ``request``, answered with ``response``, begun at ``started`` (``monotonic()``).
@@ -167,11 +166,6 @@ class AccessLog:
                 user_agent = value.decode("latin-1")
             elif size == 11 and name.lower() == b"traceparent":
                 traceparent = value
-        app = request.app
-        direct = self._direct.get(app)
-        if direct is None:  # once per app: are proxies trusted to say who the client is?
-            direct = self._remember_direct(app)
-        remote = request.protocol.remote if direct else request.remote
         route = request.route
         status = response.status
         self.writer.write(
@@ -183,20 +177,13 @@ class AccessLog:
                 status,
                 duration,
                 0 if status == 204 or status == 304 or request.method == "HEAD" else response.body_length,
-                remote or "-",
+                request.remote or "-",
                 request.request_id,
                 user_agent,
                 trace_id(traceparent) if traceparent is not None else None,
                 self._tail,
             )
         )
-
-    def _remember_direct(self, app: Any) -> bool:
-        """Whether ``app``'s requests' client is their connection's peer (no trusted proxies)."""
-        if len(self._direct) > 64:  # (old apps of many reloads: forget them all)
-            self._direct.clear()
-        direct = self._direct[app] = not getattr(getattr(app, "root", app), "trusted_proxies", None)
-        return direct
 
     def close(self) -> None:
         self.writer.close()

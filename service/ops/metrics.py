@@ -240,13 +240,17 @@ class Metrics:
 def process_numbers() -> dict[str, float]:
     """The process_* figures Prometheus' own clients give: start time, CPU, resident memory."""
     times = os.times()
-    numbers = {"process_cpu_seconds_total": times.user + times.system, "process_start_time_seconds": _STARTED}
+    numbers = {
+        "process_cpu_seconds_total": times.user + times.system,
+        "process_start_time_seconds": _process_start_time(),
+    }
     with contextlib.suppress(OSError, ValueError, IndexError):
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         numbers["process_resident_memory_bytes"] = pages * os.sysconf("SC_PAGE_SIZE")
     return numbers
 
 
+@functools.cache  # (read when first scraped: importing the server reads no /proc files)
 def _process_start_time() -> float:
     """When this process started, in Unix time (Linux's /proc; else when this module was imported)."""
     try:
@@ -259,10 +263,10 @@ def _process_start_time() -> float:
         )
         return boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
-        return time.time()
+        return _IMPORTED
 
 
-_STARTED = _process_start_time()
+_IMPORTED = time.time()  # the fallback: when this module was imported, close to the start
 
 # (family, type, help) in the order they are rendered.
 _FAMILIES = (

@@ -21,7 +21,7 @@ from yarl import URL
 
 from .conditional import ETag, etag_list, parse_http_date
 from .forwarding import Origin, TrustedProxies, origin_of, parse_forwarded
-from .requestid import incoming_id, new_id
+from .requestid import HEADER, new_id, safe_id
 
 if TYPE_CHECKING:
     import asyncio
@@ -62,7 +62,8 @@ class RequestInfo:
         characters, else a new random one; the same for the whole request, and what the
         response's ``X-Request-ID`` and the access log say when request ids are on."""
         if self._request_id is None:
-            found = incoming_id(self.raw_headers)  # type: ignore[attr-defined]
+            sent = self.fields(HEADER)
+            found = safe_id(sent[0]) if sent else None
             self._request_id = found if found is not None else new_id()
         return self._request_id
 

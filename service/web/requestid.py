@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 
-__all__ = ["HEADER", "incoming_id", "new_id", "trace_id", "with_id"]
+__all__ = ["HEADER", "new_id", "safe_id", "trace_id", "with_id"]
 
 HEADER = "X-Request-ID"
 
-_SAFE_ID = re.compile(rb"[A-Za-z0-9\-_.:/+=@~]{1,128}\Z")
+_SAFE_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@~]{1,128}\Z")
 _TRACEPARENT = re.compile(rb"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE = b"0" * 32
 _POOL_SIZE = 4096
@@ -47,12 +46,9 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def incoming_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """The first ``X-Request-ID`` of raw header pairs, if it is a safe id."""
-    for name, value in headers:
-        if len(name) == 12 and name.lower() == b"x-request-id":
-            return value.decode("ascii") if _SAFE_ID.match(value) else None
-    return None
+def safe_id(value: str) -> str | None:
+    """``value`` (a client's ``X-Request-ID``) if it is a safe id, else None."""
+    return value if _SAFE_ID.match(value) else None
 
 
 def with_id(message: bytes, request_id: str) -> bytes:
