@@ -38,6 +38,11 @@ HOT = [
     ("ops/accesslog.py", "write"),
     ("ops/accesslog.py", "_json_line"),
     ("ops/accesslog.py", "_logfmt_line"),
+    ("web/request.py", "log_fields"),
+    ("web/request.py", "request_id"),
+    ("web/requestid.py", "settle"),
+    ("web/requestid.py", "new_id"),
+    ("web/requestid.py", "id_line"),
     ("http/server.py", "both"),
 ]
 # Logging calls on the hot functions' lines that only an error reaches, and why.

@@ -46,7 +46,7 @@ from ..errors import ProtocolError
 from ..web.httpexc import HTTPException
 from ..web.request import HTTP10, Request
 from ..web.requestid import HEADER as REQUEST_ID
-from ..web.requestid import with_id
+from ..web.requestid import id_line
 from ..web.response import Response, StreamResponse, internal_error, reason_phrase, render
 from ..web.streams import RequestPayloadError
 from .deadline import BODY, HEAD, IDLE, LINGER, Deadline, Wait
@@ -379,15 +379,16 @@ class HttpProtocol(asyncio.Protocol):
     def _write_whole(self, request: Request, response: Response) -> None:
         """Render a whole ``Response`` and write it in one call."""
         http10, head = request.version == HTTP10, request.method == "HEAD"  # (_form, inline: PERF)
+        extra = b""
+        if self._ctx.request_ids and not response.has_header(REQUEST_ID):  # (a handler's own wins)
+            extra = id_line(request.request_id)
         try:
             keep_alive = self._keep_alive(request, response)
-            data = render(response, keep_alive, http10, head)
+            data = render(response, keep_alive, http10, head, extra)
         except (ValueError, TypeError, UnicodeEncodeError):
             response = _unrenderable(request)
             keep_alive = self._keep_alive(request, response)
-            data = render(response, keep_alive, http10, head)
-        if self._ctx.request_ids and not response.has_header(REQUEST_ID):  # (a handler's own wins)
-            data = with_id(data, request.request_id)
+            data = render(response, keep_alive, http10, head, extra)
         self._started = response
         request.keep_alive = keep_alive
         if self._transport is None:

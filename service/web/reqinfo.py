@@ -21,7 +21,6 @@ from yarl import URL
 
 from .conditional import ETag, etag_list, parse_http_date
 from .forwarding import Origin, TrustedProxies, origin_of, parse_forwarded
-from .requestid import HEADER, new_id, safe_id
 
 if TYPE_CHECKING:
     import asyncio
@@ -38,9 +37,7 @@ NO_PROXIES = TrustedProxies()
 class RequestInfo:
     """The lazily computed attributes of ``Request`` (see the module docstring)."""
 
-    __slots__ = ("_request_id",)  # None until first asked for (request.py sets it)
-
-    _request_id: str | None
+    __slots__ = ()
 
     def fields(self, name: str) -> list[str]:
         """Every value of the header field ``name``, in order, without building ``headers``."""
@@ -55,17 +52,6 @@ class RequestInfo:
     def _header(self, name: str) -> str | None:
         values = self.fields(name)
         return values[0] if values else None
-
-    @property
-    def request_id(self) -> str:
-        """This request's id (requestid.py): its ``X-Request-ID`` when that is 1 to 128 safe
-        characters, else a new random one; the same for the whole request, and what the
-        response's ``X-Request-ID`` and the access log say when request ids are on."""
-        if self._request_id is None:
-            sent = self.fields(HEADER)
-            found = safe_id(sent[0]) if sent else None
-            self._request_id = found if found is not None else new_id()
-        return self._request_id
 
     # -- where it came from -----------------------------------------------------------------
     @property

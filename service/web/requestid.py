@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["HEADER", "new_id", "safe_id", "trace_id", "with_id"]
+__all__ = ["HEADER", "id_line", "new_id", "settle", "trace_id"]
 
 HEADER = "X-Request-ID"
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@~]{1,128}\Z")
+_SAFE_ID = re.compile(rb"[A-Za-z0-9\-_.:/+=@~]{1,128}\Z")
 _TRACEPARENT = re.compile(rb"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE = b"0" * 32
 _POOL_SIZE = 4096
@@ -46,17 +46,16 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def safe_id(value: str) -> str | None:
-    """``value`` (a client's ``X-Request-ID``) if it is a safe id, else None."""
-    return value if _SAFE_ID.match(value) else None
+def settle(sent: bytes | None) -> str:
+    """A request's id: ``sent`` (its first ``X-Request-ID``) when that is safe, else a new one."""
+    if sent is not None and _SAFE_ID.match(sent):
+        return sent.decode("ascii")
+    return new_id()
 
 
-def with_id(message: bytes, request_id: str) -> bytes:
-    """A rendered response (head, maybe body) with an ``X-Request-ID`` line after its status
-    line. PERF: splicing the bytes keeps the response's fast rendering path; setting the
-    header would send every answer down the general one."""
-    cut = message.index(b"\r\n") + 2
-    return b"".join((message[:cut], b"X-Request-ID: ", request_id.encode("ascii"), b"\r\n", message[cut:]))
+def id_line(request_id: str) -> bytes:
+    """The ``X-Request-ID`` header line that a rendered response head gains (response.py)."""
+    return b"X-Request-ID: %s\r\n" % request_id.encode("ascii")
 
 
 def trace_id(traceparent: bytes) -> str | None:

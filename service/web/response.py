@@ -196,8 +196,9 @@ class Response(StreamResponse):
     def content_length(self, value: int | None) -> None:
         raise RuntimeError("a Response's Content-Length is its body's length")
 
-    def _render(self, keep_alive: bool, http10: bool, head_only: bool) -> bytes:
-        """Head and body as one ``bytes`` (no body for HEAD, 204 or 304)."""
+    def _render(self, keep_alive: bool, http10: bool, head_only: bool, extra: bytes = b"") -> bytes:
+        """Head and body as one ``bytes`` (no body for HEAD, 204 or 304); ``extra``: more
+        header lines, each ending in CRLF, that the server adds (an ``X-Request-ID``)."""
         self._keep_alive = keep_alive
         status = self.status
         body = self._body
@@ -222,6 +223,8 @@ class Response(StreamResponse):
                 http10,
                 size,
             )
+            if extra:
+                head = head[:-2] + extra + b"\r\n"
             return head if head_only or no_body else head + body
         # PERF: the common case: cached status + Content-Type and Content-Length
         # lines, then one join.
@@ -236,12 +239,12 @@ class Response(StreamResponse):
         else:
             connection = b"Connection: keep-alive\r\n" if keep_alive else b"Connection: close\r\n"
         if no_body:  # no Content-Type or Content-Length either (RFC 9110 sections 8.3, 8.6)
-            return b"".join((status_line(status, None), date_cache.lines(), connection, b"\r\n"))
+            return b"".join((status_line(status, None), date_cache.lines(), connection, extra, b"\r\n"))
         size = len(body)
         length = _LENGTH_LINES.get(size) or length_line(size)
         if head_only:
-            return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n"))
-        return b"".join((prefix, length, date_cache.lines(), connection, b"\r\n", body))
+            return b"".join((prefix, length, date_cache.lines(), connection, extra, b"\r\n"))
+        return b"".join((prefix, length, date_cache.lines(), connection, extra, b"\r\n", body))
 
     def _prefix(self) -> bytes:
         status, ct, charset = self.status, self._content_type, self._charset
