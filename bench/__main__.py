@@ -225,6 +225,10 @@ def main() -> int:
     # The operations features on and off (issue 17): metrics are on by default.
     bare = write_service_project(work / "bare", SMALL_FILLER, service=("metrics: null",))
     logged = write_service_project(work / "logged", SMALL_FILLER, service=("access_log: true",))
+    # The access log's own cost, apart from echoing X-Request-ID (which access_log turns on)
+    quiet = write_service_project(
+        work / "quiet", SMALL_FILLER, service=("access_log: true", "request_ids: false")
+    )
     py = sys.executable
 
     def served(routes: Path) -> tuple[list[str], Path]:
@@ -240,6 +244,7 @@ def main() -> int:
         "service-metrics-2": served(small),
         "service-no-metrics-2": served(bare),
         "service-access-log": served(logged),
+        "service-access-log-no-ids": served(quiet),
         "aiohttp": ([py, "-m", "bench.apps", "aiohttp", str(SMALL_FILLER)], ROOT),
         "aiohttp-1000": ([py, "-m", "bench.apps", "aiohttp", str(LARGE_FILLER)], ROOT),
         "floor": ([py, "-m", "bench.apps", "floor"], ROOT),
@@ -284,6 +289,7 @@ def main() -> int:
                         "service-metrics-2",
                         "service-no-metrics-2",
                         "service-access-log",
+                        "service-access-log-no-ids",
                     )
                 },
                 None,
@@ -345,9 +351,12 @@ def operations_lines(by: dict[tuple[str, str], Result]) -> list[str]:
 
     on, off = mean("service", "service-metrics-2"), mean("service-no-metrics", "service-no-metrics-2")
     logged, base = by.get((OPERATIONS, "service-access-log")), by.get((OPERATIONS, "service@base"))
+    quiet = by.get((OPERATIONS, "service-access-log-no-ids"))
     pairs = [
         ("metrics on vs off", on, off),
         ("access log on (and metrics) vs off (metrics on)", logged, on),
+        ("access log on, X-Request-ID not echoed, vs off", quiet, on),
+        ("echoing X-Request-ID (access log on)", logged, quiet),
         ("metrics and access log off vs the baseline build", off, base),
     ]
     return [

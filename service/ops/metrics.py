@@ -170,7 +170,7 @@ class Metrics:
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = Series(*key)
-        if route is not None and route.method == method:
+        if route is None or route.method == method:  # (misses: the last miss's method, found fast)
             self._by_route[route] = series
         return series
 
