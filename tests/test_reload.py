@@ -227,6 +227,7 @@ def test_a_route_added_to_the_file_answers(project: Project, serve: Serve) -> No
     assert server.health() == {
         "status": "ok",
         "service": "reload-test",
+        "instance": socket.gethostname(),
         "generation": 1,
         "last_reload_failed": False,
     }

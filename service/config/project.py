@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import importlib.machinery
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -132,12 +133,15 @@ def config_gauges(app: Application) -> ConfigGauges:
 
 
 def _healthz(name: str) -> Handler:
+    instance = socket.gethostname()  # in a container, its id: which replica answered
+
     async def healthz(request: Request) -> StreamResponse:
         health = request.app.get(HEALTH_KEY) or Health()
         return json_response(
             {
                 "status": "ok",
                 "service": name,
+                "instance": instance,
                 "generation": health.generation,
                 "last_reload_failed": health.last_reload_failed,
             }
