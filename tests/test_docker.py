@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,37 +19,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dockerkit import COPY_IGNORE, REPO, free_port, require_docker, run
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.docker
-COPY_IGNORE = shutil.ignore_patterns(
-    ".git",
-    ".venv*",
-    "venv",
-    "__pycache__",
-    "*.pyc",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-)
-
-
-def _docker_answers() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 @pytest.fixture(scope="module")
 def docker() -> None:
-    if not _docker_answers():
-        if os.environ.get("REQUIRE_DOCKER") == "1":
-            pytest.fail("REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
-        pytest.skip("no Docker engine answers `docker info` (set REQUIRE_DOCKER=1 to make this a failure)")
+    require_docker()
 
 
 def _compose() -> list[str]:
@@ -60,23 +36,6 @@ def _compose() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     pytest.fail("neither `docker compose` nor `docker-compose` is available")
-
-
-def _run(
-    cmd: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -91,8 +50,8 @@ def test_broken_routes_file_fails_the_build(docker: None, project: Path) -> None
     routes = project / "routes.yaml"
     routes.write_text(routes.read_text().replace("handlers.hello.hello", "handlers.hello.helo"))
     tag = f"service-broken-{uuid.uuid4().hex[:8]}"
-    result = _run(["docker", "build", "-t", tag, "."], project, check=False)
-    _run(["docker", "image", "rm", "-f", tag], project, check=False)
+    result = run(["docker", "build", "-t", tag, "."], project, check=False)
+    run(["docker", "image", "rm", "-f", tag], project, check=False)
     line_no, line = next(
         (n, text)
         for n, text in enumerate(routes.read_text().splitlines(), 1)
@@ -108,19 +67,19 @@ def test_broken_routes_file_fails_the_build(docker: None, project: Path) -> None
 
 @pytest.fixture
 def compose_up(docker: None, project: Path) -> Iterator[tuple[list[str], Path, dict[str, str], int]]:
-    port = _free_port()
+    port = free_port()
     name = f"svc{uuid.uuid4().hex[:8]}"
     env = {"PORT": str(port), "COMPOSE_PROJECT_NAME": name}
     compose = _compose()
     try:
-        _run([*compose, "up", "-d", "--build"], project, env=env, timeout=900)
+        run([*compose, "up", "-d", "--build"], project, env=env, timeout=900)
         yield compose, project, env, port
     finally:
-        _run([*compose, "down", "--rmi", "local", "-v", "-t", "20"], project, env=env, check=False)
+        run([*compose, "down", "--rmi", "local", "-v", "-t", "20"], project, env=env, check=False)
 
 
 def _container_id(compose: list[str], project: Path, env: dict[str, str]) -> str:
-    out = _run([*compose, "ps", "-q", "service"], project, env=env).stdout.strip()
+    out = run([*compose, "ps", "-q", "service"], project, env=env).stdout.strip()
     assert out, "the compose service has no container"
     return out.splitlines()[0]
 
@@ -199,7 +158,7 @@ def test_compose_up_serves_and_stops_cleanly(compose_up: tuple[list[str], Path, 
     _wait_for(base, "/hello", 200, "Hello, live edit!")  # still serving the last good table
 
     started = time.monotonic()
-    _run(["docker", "stop", "-t", "15", container], project, timeout=60)
+    run(["docker", "stop", "-t", "15", container], project, timeout=60)
     took = time.monotonic() - started
     assert _inspect(container, "{{.State.ExitCode}}") == "0"
     assert took < 15, f"docker stop took {took:.1f}s: SIGTERM did not stop the server, SIGKILL did"
@@ -215,11 +174,11 @@ def test_a_new_project_builds_and_serves_in_a_container(docker: None, tmp_path: 
         timeout=600,
     )
     assert made.returncode == 0, made.stderr
-    project, tag, port = tmp_path / "svc", f"service-new-{uuid.uuid4().hex[:8]}", _free_port()
+    project, tag, port = tmp_path / "svc", f"service-new-{uuid.uuid4().hex[:8]}", free_port()
     name = tag
     try:
-        _run(["docker", "build", "-t", tag, "."], project)
-        _run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", tag], project)
+        run(["docker", "build", "-t", tag, "."], project)
+        run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", tag], project)
         deadline = time.monotonic() + 60
         while True:  # bounded: until the server answers or the minute is up
             try:
@@ -228,9 +187,9 @@ def test_a_new_project_builds_and_serves_in_a_container(docker: None, tmp_path: 
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    logs = _run(["docker", "logs", name], project, check=False)
+                    logs = run(["docker", "logs", name], project, check=False)
                     pytest.fail(f"the container never answered\n{logs.stdout}\n{logs.stderr}")
                 time.sleep(0.5)
     finally:
-        _run(["docker", "rm", "-f", name], project, check=False)
-        _run(["docker", "image", "rm", "-f", tag], project, check=False)
+        run(["docker", "rm", "-f", name], project, check=False)
+        run(["docker", "image", "rm", "-f", tag], project, check=False)

@@ -13,7 +13,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-stack=${STACK:-service}
+export STACK=${STACK:-service}
+stack=$STACK
 
 # The image's tag: its own id, so a new build is a new spec (--resolve-image never
 # compares tags only: these images are local, no registry knows their digests).
@@ -34,7 +35,7 @@ up)
     export ROUTES_HASH
     ROUTES_HASH=$(sha256sum "$ROUTES_FILE" | cut -c1-12)
     docker stack deploy --resolve-image never -c "$here/stack.yml" "$stack"
-    echo "deployed $APP_IMAGE with routes-$ROUTES_HASH; watch: docker service ps ${stack}_app"
+    echo "deployed $APP_IMAGE with ${stack}_routes-$ROUTES_HASH; watch: docker service ps ${stack}_app"
     ;;
 down)
     docker stack rm "$stack"
