@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -196,3 +197,16 @@ def test_the_compose_and_stack_files_parse() -> None:
         timeout=60,
     )
     assert missing.returncode != 0 and "ROUTES_HASH" in missing.stderr  # never a config named "routes-"
+
+
+def test_the_scaling_page_names_what_exists() -> None:
+    """docs/scaling.md's paths exist, its deploy.sh commands are ones the script takes, and
+    its kubectl commands name real overlays (the Swarm commands themselves run in test_swarm)."""
+    page = (REPO / "docs" / "scaling.md").read_text()
+    for path in set(re.findall(r"(?<![\w/])(deploy/[\w./-]+\w)", page)):
+        assert (REPO / path).exists(), path
+    script = (REPO / "deploy" / "swarm" / "deploy.sh").read_text()
+    for verb in set(re.findall(r"deploy/swarm/deploy\.sh (\w+)", page)):
+        assert f"\n{verb})" in script, verb
+    for overlay in re.findall(r"kubectl apply -k deploy/k8s/overlays/(\w+)", page):
+        assert overlay in OVERLAYS
