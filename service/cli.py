@@ -36,6 +36,7 @@ from .config.explain import explain
 from .config.jsonschema import render as routes_schema_json
 from .config.loader import SpecError
 from .config.loader import load as load_spec
+from .config.policies import describe
 from .config.project import config_gauges, load_app, openapi_of, spec_of
 from .config.report import as_json, render
 from .config.schema import ServiceSettings
@@ -288,16 +289,16 @@ def _routes(path: str, match: str | None = None) -> int:
         answer = explain(app, match, {key: spec.handler for key, spec in specs.items()})
         print("\n".join(answer.lines))
         return EXIT_OK if answer.matched else EXIT_RUNTIME
-    rows = [("METHOD", "PATH", "HANDLER", "NAME", "MODELS", "SUMMARY")]
+    rows = [("METHOD", "PATH", "HANDLER", "NAME", "MODELS", "POLICIES", "SUMMARY")]
     for r in app.router.routes():
         spec = specs.get((r.method, r.path))
         if spec is None:
-            rows.append((r.method, r.path, "(built-in)", r.name or "", "", ""))
+            rows.append((r.method, r.path, "(built-in)", r.name or "", "", "", ""))
             continue
         models = ", ".join(f"{key}: {name.rpartition('.')[2]}" for key, name, _ in spec.model_names())
         options = spec.options
         summary = options.summary or (options.description or "").strip().partition("\n")[0]
-        rows.append((r.method, r.path, spec.handler, r.name or "", models, summary))
+        rows.append((r.method, r.path, spec.handler, r.name or "", models, describe(spec.policy), summary))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

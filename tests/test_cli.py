@@ -170,10 +170,10 @@ def test_routes_prints_an_aligned_table(project: Path) -> None:
     result = run_service(project, "routes")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "METHOD  PATH             HANDLER                   NAME     MODELS         SUMMARY",
+        "METHOD  PATH             HANDLER                   NAME     MODELS         POLICIES  SUMMARY",
         "GET     /                handlers.api.index",
-        "GET     /users/{id:int}  handlers.api.get_user     user                    One user, by id.",
-        "POST    /users           handlers.api.create_user           body: NewUser  Create a user",
+        "GET     /users/{id:int}  handlers.api.get_user     user                              One user, by id.",  # noqa: E501
+        "POST    /users           handlers.api.create_user           body: NewUser            Create a user",
         "GET     /livez           (built-in)                livez",
         "GET     /healthz         (built-in)                healthz",
         "GET     /readyz          (built-in)                readyz",
@@ -187,8 +187,8 @@ def test_routes_columns_line_up(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = lines[0]
-    assert header.split() == ["METHOD", "PATH", "HANDLER", "NAME", "MODELS", "SUMMARY"]
-    starts = [header.index(word) for word in ("PATH", "HANDLER", "NAME", "MODELS", "SUMMARY")]
+    assert header.split() == ["METHOD", "PATH", "HANDLER", "NAME", "MODELS", "POLICIES", "SUMMARY"]
+    starts = [header.index(word) for word in ("PATH", "HANDLER", "NAME", "MODELS", "POLICIES", "SUMMARY")]
     ends = [*starts[1:], None]
     for line in lines[1:]:
         for start, end in zip(starts, ends, strict=True):

@@ -14,6 +14,7 @@ import pytest
 
 from service import Limits
 from service.config.loader import Location, RouteSpec, Spec, load, load_text
+from service.config.policies import NO_POLICIES, effective
 from service.config.schema import RouteOptions, ServiceSettings
 from service.errors import ConfigError
 
@@ -101,7 +102,7 @@ ERROR_ROWS = [
         "colour: blue\nroutes: {}\n",
         [
             "routes.yaml:1:1: colour: unknown key 'colour'"
-            " (known keys: service, middlewares, on_startup, on_shutdown, on_cleanup, routes)"
+            " (known keys: service, policies, middlewares, on_startup, on_shutdown, on_cleanup, routes)"
         ],
         id="unknown-key-without-close-match",
     ),
@@ -655,13 +656,15 @@ routes:
 def _route(
     method: str, path: str, where: str, at: tuple[int, int], handler_at: tuple[int, int], **opts: object
 ) -> RouteSpec:
+    options = RouteOptions(**opts)  # type: ignore[arg-type]
     return RouteSpec(
         method=method,
         path=path,
-        options=RouteOptions(**opts),  # type: ignore[arg-type]
+        options=options,
         where=where,
         at=Location(FILE, *at),
         handler_at=Location(FILE, *handler_at),
+        policy=effective(options, (), NO_POLICIES),  # (no groups, no defaults in this file)
     )
 
 

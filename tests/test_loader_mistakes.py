@@ -315,7 +315,8 @@ SERVICE_KEYS = (
     "name, host, port, client_max_size, trusted_proxies, proxy_headers, max_target_size, max_header_size,"
     " max_header_count,"
     " shutdown_timeout, keepalive_timeout, header_timeout, body_timeout, send_timeout, linger_timeout,"
-    " handler_timeout, max_connections, access_log, access_log_format, request_ids, metrics, tracing,"
+    " handler_timeout, policies, max_connections, access_log, access_log_format, request_ids, metrics,"
+    " tracing,"
     " drain_delay, livez, healthz, readyz, openapi, version"
 )
 

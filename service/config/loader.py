@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import os
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Issue, Location, MissingFileError, RouteError, in_file_order
 from ..web.router import ANY_METHOD, Router, check_method, parse_pattern
-from .schema import DOTTED_PATTERN, RouteOptions, RoutesFile, ServiceSettings
+from .policies import NO_POLICIES, defaults_of, effective, unknown_groups
+from .schema import DOTTED_PATTERN, Policies, RouteOptions, RoutesFile, ServiceSettings
 from .yamldoc import Doc, Loc, compose, format_where
 from .yamlerrors import route_line_fix
 
@@ -62,6 +64,7 @@ class RouteSpec:
     at: Location  # the route's key
     handler_at: Location  # the handler's dotted name
     view: bool = False  # "/path: module.SomeView": the handler is a web.View class
+    policy: Policies = NO_POLICIES  # its effective policies (policies.py): own, groups', defaults
     # Where each long-form key's value is written (for messages; not part of what the route is).
     values_at: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
 
@@ -115,14 +118,31 @@ class SpecError(ConfigError):
 
 
 def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
-    """Field names of the model reached by ``loc`` (for 'did you mean')."""
+    """Field names of the model reached by ``loc`` (for 'did you mean'): through optional
+    models (``concurrency:``) and mappings of models (``policies: {name: ...}``)."""
+    current: type[BaseModel] | None = model
+    names_next = False  # the part is a mapping's key: the model is its value's
     for part in loc:
-        field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
+        if names_next:
+            names_next = False
+            continue
+        field = current.model_fields.get(str(part)) if current is not None else None
+        current, names_next = _model_in(field.annotation if field else None)
+    return list(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model ``annotation`` holds (as itself, optionally, or as a mapping's values), and
+    whether it is a mapping's."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is dict and len(args) == 2:
+        return _model_in(args[1])[0], True
+    for arg in args:  # X | None
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg, False
+    return None, False
 
 
 def _suggest(key: str, known: list[str]) -> tuple[str | None, str]:
@@ -213,7 +233,14 @@ def load_text(text: str, file: str = "routes.yaml", *, env: Mapping[str, str] | 
         parsed = RoutesFile.model_validate({k: v for k, v in raw.items() if k != "routes"})
     except ValidationError as exc:
         issues.extend(_pydantic_issues(doc, exc, RoutesFile, ()))
-    routes = _routes(doc, raw, issues)
+    groups = parsed.policies if parsed is not None else None
+    scope = _Scope(
+        groups or {}, defaults_of(parsed.service) if parsed is not None else NO_POLICIES, groups is None
+    )
+    routes = _routes(doc, raw, issues, scope)
+    if parsed is not None and parsed.service.handler_timeout is not None and parsed.service.policies.timeout:
+        what = "set both here and as service.policies.timeout: keep one (this is its older name)"
+        issues.append(doc.value_at(("service", "handler_timeout")).issue("service.handler_timeout", what))
     builtins = [
         (key, path, doc.value_at(("service", key)))
         for key in ("livez", "healthz", "readyz", "metrics", "openapi")
@@ -308,7 +335,16 @@ def _routes_shape(doc: Doc, value: Any) -> Issue:
     return at.issue("routes", f"{_GRAMMAR}, found {_found(value)}{fix}")
 
 
-def _routes(doc: Doc, raw: dict[str, Any], issues: list[Issue]) -> list[RouteSpec]:
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a route's policies resolve against: the named groups and the service's defaults."""
+
+    groups: Mapping[str, Policies]
+    defaults: Policies
+    unknown: bool  # the groups could not be read (the file has problems there): no name is checked
+
+
+def _routes(doc: Doc, raw: dict[str, Any], issues: list[Issue], scope: _Scope) -> list[RouteSpec]:
     """Walk ``routes:``: ``"METHOD /path": target`` or ``/path: {METHOD: target}``."""
     if "routes" not in raw:
         return []  # load_text reports it
@@ -322,7 +358,7 @@ def _routes(doc: Doc, raw: dict[str, Any], issues: list[Issue]) -> list[RouteSpe
         if key.startswith("/"):
             if isinstance(value, str) and _DOTTED.match(value):
                 # "/path: module.SomeView": a class-based view, for every method it defines.
-                route = _route(doc, ANY_METHOD, key, value, loc, issues)
+                route = _route(doc, ANY_METHOD, key, value, loc, issues, scope)
                 if route is not None:
                     found.append(dataclasses.replace(route, view=True))
                 continue
@@ -330,11 +366,11 @@ def _routes(doc: Doc, raw: dict[str, Any], issues: list[Issue]) -> list[RouteSpe
                 issues.append(_path_shape(doc, loc, key, value))
                 continue
             for method, target in value.items():
-                route = _route(doc, method, key, target, (*loc, method), issues)
+                route = _route(doc, method, key, target, (*loc, method), issues, scope)
                 if route is not None:
                     found.append(route)
         elif m is not None:
-            route = _route(doc, m["method"], m["path"], value, loc, issues)
+            route = _route(doc, m["method"], m["path"], value, loc, issues, scope)
             if route is not None:
                 found.append(route)
         elif (line := route_line_fix(key)) is not None:
@@ -360,7 +396,9 @@ def _path_shape(doc: Doc, loc: Loc, path: str, value: Any) -> Issue:
     return doc.value_at(loc).issue(format_where(loc), what + fix)
 
 
-def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list[Issue]) -> RouteSpec | None:
+def _route(
+    doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list[Issue], scope: _Scope
+) -> RouteSpec | None:
     where = format_where(loc)
     try:
         upper = check_method(method)
@@ -387,8 +425,22 @@ def _route(doc: Doc, method: str, path: str, target: Any, loc: Loc, issues: list
     if isinstance(options.response, dict):
         raw = data["response"]
         values_at += [(f"response.{int(k)}", doc.value_at((*loc, "response", k))) for k in raw]
+    unknown = [] if scope.unknown else unknown_groups(options.use, scope.groups)
+    for index, name in unknown:
+        close = difflib.get_close_matches(name, list(scope.groups), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"the groups: {', '.join(scope.groups) or 'none'}"
+        what = f"no policy group {name!r} under the top-level 'policies:' ({hint})"
+        issues.append(doc.value_at((*loc, "use", index)).issue(f"{where}.use", what))
+    groups = [scope.groups[name] for name in options.use if name in scope.groups]
     return RouteSpec(
-        upper, path, options, where, doc.key_at(loc), doc.value_at(handler_loc), values_at=tuple(values_at)
+        upper,
+        path,
+        options,
+        where,
+        doc.key_at(loc),
+        doc.value_at(handler_loc),
+        values_at=tuple(values_at),
+        policy=effective(options, groups, scope.defaults),
     )
 
 

@@ -23,6 +23,7 @@ from ..ops.metrics import CONTENT_TYPE, ConfigGauges, Metrics
 from ..web.app import Application, with_timeout
 from ..web.httpexc import HTTPNotFound
 from ..web.models import is_model, with_models
+from ..web.policies import with_concurrency, with_max_body
 from ..web.request import Request
 from ..web.response import Response, StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
@@ -282,13 +283,19 @@ def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolve
         models = {key: model(name, at, f"{route.where}.{key}") for key, name, at in route.model_names()}
         if handler is not None:
             described += _described(route, handler, models)
-            # The route's pipeline, composed once: models first (a 4xx needs no
-            # handler time), inside the timeout that bounds the whole answer.
+            # The route's pipeline, composed once, inside out: models (a 4xx needs no
+            # handler time) inside the timeout that bounds the answer, inside the
+            # policies that refuse before any of it (web/policies.py has the order).
             body, query = models.get("body"), models.get("query")
             if body is not None or query is not None:
                 handler = with_models(handler, body, query)
-            if route.options.timeout is not None:
-                handler = with_timeout(handler, route.options.timeout)
+            policy = route.policy
+            if policy.timeout is not None:
+                handler = with_timeout(handler, policy.timeout)
+            if policy.concurrency is not None:
+                handler = with_concurrency(handler, policy.concurrency.limit, policy.concurrency.queue)
+            if policy.max_body is not None:
+                handler = with_max_body(handler, policy.max_body)
             routes.append(RouteDef(route.method, route.path, handler, route.options.name, str(route.at)))
     middlewares = [resolve(m.dotted, m.at, m.where, ("request", "handler")) for m in spec.middlewares]
     hooks = {
@@ -321,7 +328,6 @@ def build_app(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Applica
     app = Application(
         middlewares=middlewares,
         client_max_size=settings.client_max_size,
-        handler_timeout=settings.handler_timeout,
         trusted_proxies=[str(network) for network in settings.trusted_proxies],
         proxy_headers=settings.proxy_headers,
     )

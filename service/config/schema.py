@@ -18,8 +18,11 @@ from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, DRAIN_DELAY, HOST, LIMITS, P
 __all__ = [
     "DOTTED_PATTERN",
     "DURATION_PATTERN",
+    "GROUP_PATTERN",
     "SIZE_PATTERN",
+    "Concurrency",
     "Duration",
+    "Policies",
     "RouteOptions",
     "RoutesFile",
     "ServiceSettings",
@@ -77,6 +80,32 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(json_schema_e
 DottedName = Annotated[str, Field(pattern=_DOTTED)]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+GROUP_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a policy group's name (top-level ``policies:``)
+
+
+class Concurrency(BaseModel):
+    """At most ``limit`` handler calls at once for the route; up to ``queue`` more wait
+    their turn; past that, an immediate 503 with Retry-After."""
+
+    model_config = _FROZEN
+
+    limit: int = Field(ge=1)
+    queue: int = Field(0, ge=0)
+
+
+class Policies(BaseModel):
+    """What a route enforces around its handler (docs/policies.md). Set on a route's long
+    form, in a named group under the top-level ``policies:`` (picked with ``use:``), or
+    as defaults for every route in ``service: policies:``; the nearest wins."""
+
+    # (The docstring above is what editors show.) Each key is compiled at load into
+    # the route's pipeline (web/policies.py); a key left unset costs nothing.
+
+    model_config = _FROZEN
+
+    timeout: Duration | None = None  # answer 503 when the handler takes longer
+    max_body: Size | None = None  # the body limit for this route (413 past it), instead of client_max_size
+    concurrency: Concurrency | None = None  # {limit: N, queue: M}: handler calls at once, and waiting
 
 
 class ServiceSettings(BaseModel):
@@ -105,7 +134,9 @@ class ServiceSettings(BaseModel):
     body_timeout: Duration = LIMITS.body_timeout
     send_timeout: Duration = LIMITS.send_timeout
     linger_timeout: Duration = LIMITS.linger_timeout
-    handler_timeout: Duration | None = None  # off by default; when set, slower handlers give 503
+    # Every route's timeout unless it sets its own (policies: timeout: is the same, newer spelling)
+    handler_timeout: Duration | None = None
+    policies: Policies = Policies()  # defaults for every route: the nearest setting wins
     max_connections: int = Field(LIMITS.max_connections, ge=1)  # past it, new connections get 503
     access_log: bool = ACCESS_LOG  # one line per request on stdout (docs/operating.md)
     access_log_format: Literal["json", "logfmt"] = "json"
@@ -121,8 +152,9 @@ class ServiceSettings(BaseModel):
     version: str = "0.1.0"  # the API's version, in the OpenAPI document
 
 
-class RouteOptions(BaseModel):
-    """One route, long form: its handler, and what it accepts, answers and is called."""
+class RouteOptions(Policies):
+    """One route, long form: its handler, what it accepts, answers and is called, and
+    its policies (its own keys, and the groups it ``use``s)."""
 
     # (The docstring above is what editors show.) ``body``, ``query`` and ``response``
     # name pydantic models, checked to be models when they are imported (project.py).
@@ -131,7 +163,7 @@ class RouteOptions(BaseModel):
 
     handler: DottedName
     name: str | None = None
-    timeout: Duration | None = None  # answer 503 when the handler takes longer
+    use: tuple[Annotated[str, Field(pattern=GROUP_PATTERN)], ...] = ()  # policy groups, nearest first
     body: DottedName | None = None  # the JSON body, validated before the handler runs
     query: DottedName | None = None  # the query parameters, validated before the handler runs
     # A model (the 200 answer's), or status -> model; null for a status answered without a body.
@@ -151,6 +183,7 @@ class RoutesFile(BaseModel):
     model_config = _FROZEN
 
     service: ServiceSettings = ServiceSettings()
+    policies: dict[Annotated[str, Field(pattern=GROUP_PATTERN)], Policies] = Field(default_factory=dict)
     middlewares: tuple[DottedName, ...] = ()
     on_startup: tuple[DottedName, ...] = ()
     on_shutdown: tuple[DottedName, ...] = ()

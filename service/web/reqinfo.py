@@ -138,8 +138,9 @@ class RequestInfo:
 
     @property
     def client_max_size(self) -> int | None:
-        """The limit of a whole read of this request's body (the application's)."""
-        return self.app.client_max_size  # type: ignore[no-any-return]
+        """The limit of a whole read of this request's body: its route's ``max_body``, else
+        the application's ``client_max_size``."""
+        return self.max_body()  # type: ignore[attr-defined, no-any-return]
 
     @property
     def client_max_fields(self) -> int:

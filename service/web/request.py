@@ -62,6 +62,7 @@ HIGH_WATER = 256 * 1024
 
 M = TypeVar("M")
 VALIDATED_KEY = "service.validated"  # in the request's state: {model class: what it validated}
+_BODY_LIMIT = "service.max_body"  # in the request's state: its route's max_body (limit_body)
 
 
 class HttpVersion(NamedTuple):
@@ -328,7 +329,7 @@ class Request(RequestInfo, MutableMapping[str, Any]):
         """The body passed ``_cap``: past the limit of a whole read, a stream's wake-up, or
         a full buffer (see the module docstring)."""
         if self._whole:
-            limit = self.app.client_max_size
+            limit = self.max_body()
             if limit is not None and size > limit:
                 self.end_body(HTTPRequestEntityTooLarge(limit, size))
                 return False
@@ -381,6 +382,22 @@ class Request(RequestInfo, MutableMapping[str, Any]):
             self._conn.resume_reading()
         return parts
 
+    def limit_body(self, limit: int) -> None:
+        """Read this request's body whole only up to ``limit`` bytes, instead of the app's
+        ``client_max_size`` (a route's ``max_body`` policy: web/policies.py)."""
+        self._store()[_BODY_LIMIT] = limit
+
+    def max_body(self) -> int | None:
+        """The most a whole read of the body takes: the route's ``max_body``, else the
+        app's ``client_max_size`` (None: no limit)."""
+        state = self._state  # PERF: None unless something was stored for this request
+        if state is not None:
+            own: int | None = state.get(_BODY_LIMIT)
+            if own is not None:
+                return own
+        limit: int | None = self.app.client_max_size
+        return limit
+
     def too_large(self, limit: int, size: int) -> HTTPRequestEntityTooLarge:
         """The 413 for a whole read past ``limit``; the connection closes after its answer
         (the rest of the body may still be on its way: RFC 9110 section 15.5.14)."""
@@ -422,10 +439,10 @@ class Request(RequestInfo, MutableMapping[str, Any]):
             return self._body
         if self.coding is not None or self._stream is not None:
             # Decoded, or partly streamed already: read the rest through the stream.
-            self._body = await self.content.read_whole(self.app.client_max_size)
+            self._body = await self.content.read_whole(self.max_body())
             self._stream = None  # a later ``content`` streams the copy (decoded, if it was)
             return self._body
-        limit = self.app.client_max_size
+        limit = self.max_body()
         if limit is not None and self._body_size > limit:  # received already (unread, it was not refused)
             raise self.too_large(limit, self._body_size)
         if not self._body_done:  # PERF: a small body is usually whole before its handler runs

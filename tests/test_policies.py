@@ -1,0 +1,238 @@
+"""Route policies (issue 19): the grammar, what a route ends up with, and each policy on a
+real server. So far: ``timeout`` (folded from the older route ``timeout`` and
+``service.handler_timeout``), ``max_body`` and ``concurrency``."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import TIMEOUT, RawConnection
+
+from service.config.loader import SpecError, load_text
+from service.config.policies import describe
+from service.testing import TestClient
+from service.web.policies import Gate
+
+HANDLERS = """
+import asyncio
+from service import Response
+
+state = {"calls": 0, "release": None}
+
+async def echo(request):
+    state["calls"] += 1
+    body = await request.read()
+    return Response(text=str(len(body)))
+
+async def wait(request):
+    state["calls"] += 1
+    if state["release"] is None:
+        state["release"] = asyncio.Event()
+    await state["release"].wait()
+    return Response(text="done")
+
+async def slow(request):
+    await asyncio.sleep(0.3)
+    return Response(text="slow")
+"""
+
+
+def project(tmp_path: Path, routes: str) -> Path:
+    (tmp_path / "policyapp.py").write_text(HANDLERS)
+    path = tmp_path / "routes.yaml"
+    path.write_text(textwrap.dedent(routes))
+    return path
+
+
+GROUPS = """\
+service:
+  handler_timeout: 30s
+  policies: {max_body: 1MiB}
+policies:
+  slow: {timeout: 60s, concurrency: {limit: 2, queue: 1}}
+  small: {max_body: 1KiB}
+routes:
+  GET /a: {handler: m.a, use: [slow, small]}
+  GET /b: {handler: m.b, use: [small, slow], timeout: 5s}
+  GET /c: m.c
+  GET /d: {handler: m.d, use: [small], max_body: 2KiB, concurrency: {limit: 1}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/a", "timeout=60s max_body=1KiB concurrency=2+1"),  # its groups, in order
+        ("/b", "timeout=5s max_body=1KiB concurrency=2+1"),  # its own key first
+        ("/c", "timeout=30s max_body=1MiB"),  # the service's defaults (handler_timeout too)
+        ("/d", "timeout=30s max_body=2KiB concurrency=1+0"),
+    ],
+)
+def test_the_nearest_setting_wins(path: str, expected: str) -> None:
+    routes = {route.path: route for route in load_text(GROUPS).routes}
+    assert describe(routes[path].policy) == expected
+
+
+def test_a_route_without_policies_has_none() -> None:
+    (route,) = load_text("routes:\n  GET /x: m.x\n").routes
+    assert describe(route.policy) == "" and route.policy.timeout is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "policies:\n  small: {max_body: 1KiB}\nroutes:\n  GET /a: {handler: m.a, use: [smal]}\n",
+            "routes.yaml:4:32: routes['GET /a'].use: no policy group 'smal' under the top-level"
+            " 'policies:' (did you mean 'small'?)",
+        ),
+        (
+            "routes:\n  GET /a: {handler: m.a, use: [x]}\n",
+            "routes.yaml:2:32: routes['GET /a'].use: no policy group 'x' under the top-level"
+            " 'policies:' (the groups: none)",
+        ),
+        (
+            "policies:\n  small: {max_bdy: 1KiB}\nroutes: {}\n",
+            "routes.yaml:2:11: policies.small.max_bdy: unknown key 'max_bdy' (did you mean 'max_body'?)",
+        ),
+        (
+            "routes:\n  GET /a: {handler: m.a, max_body: big}\n",
+            "routes.yaml:2:36: routes['GET /a'].max_body: 'big' is not a size:"
+            " use bytes or a unit B, KB, MB, GB, KiB, MiB, GiB",
+        ),
+        (
+            "routes:\n  GET /a: {handler: m.a, concurrency: {limit: 0}}\n",
+            "routes.yaml:2:47: routes['GET /a'].concurrency.limit:"
+            " Input should be greater than or equal to 1",
+        ),
+        (
+            "service:\n  handler_timeout: 1s\n  policies: {timeout: 2s}\nroutes: {}\n",
+            "routes.yaml:2:20: service.handler_timeout: set both here and as service.policies.timeout:"
+            " keep one (this is its older name)",
+        ),
+    ],
+    ids=["unknown-group", "no-groups", "unknown-key", "bad-size", "zero-limit", "two-timeouts"],
+)
+def test_policy_mistakes_are_reported_at_their_line(text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_text(text)
+    assert [str(issue) for issue in caught.value.issues] == [expected]
+
+
+async def test_max_body_refuses_a_longer_declared_body_before_the_handler(tmp_path: Path) -> None:
+    routes = project(
+        tmp_path,
+        """\
+        routes:
+          POST /small: {handler: policyapp.echo, max_body: 1KiB}
+          POST /any: policyapp.echo
+        """,
+    )
+    served = TestClient(routes)
+    async with served as client:
+        from policyapp import state  # type: ignore[import-not-found]  # (next to routes.yaml)
+
+        state["calls"] = 0
+        assert (await client.post("/small", content=b"x" * 1024)).text == "1024"
+        assert (await client.post("/any", content=b"x" * 4096)).text == "4096"  # client_max_size: 1MiB
+        calls = state["calls"]
+        # Only the head, with its length: the 413 comes at once, the body unsent.
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.server.port)
+        connection = RawConnection(reader, writer)
+        await connection.send(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
+        answer = await connection.read_response()
+        assert answer.status == 413 and answer.header("Connection") == "close"
+        assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # and the connection closes
+        writer.close()
+        assert state["calls"] == calls  # the handler never ran
+
+        async def pieces() -> AsyncIterator[bytes]:  # no length: sent chunked
+            for _ in range(2):
+                yield b"x" * 1000
+
+        chunked = await client.post("/small", content=pieces())
+        assert chunked.status_code == 413
+
+
+async def test_max_body_can_raise_the_limit_for_one_route(tmp_path: Path) -> None:
+    routes = project(
+        tmp_path,
+        """\
+        service: {client_max_size: 1KiB}
+        routes:
+          POST /big: {handler: policyapp.echo, max_body: 8KiB}
+          POST /any: policyapp.echo
+        """,
+    )
+    async with TestClient(routes) as client:
+        assert (await client.post("/big", content=b"x" * 4096)).text == "4096"
+        assert (await client.post("/any", content=b"x" * 4096)).status_code == 413
+
+
+async def test_concurrency_runs_limit_queues_queue_and_refuses_the_rest(tmp_path: Path) -> None:
+    routes = project(
+        tmp_path,
+        "routes:\n  GET /wait: {handler: policyapp.wait, concurrency: {limit: 2, queue: 1}}\n",
+    )
+    served = TestClient(routes)
+    async with served:
+        from policyapp import state
+
+        state.update(calls=0, release=asyncio.Event())
+        base = f"http://127.0.0.1:{served.server.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as burst:
+            calls = [asyncio.create_task(burst.get("/wait")) for _ in range(5)]
+            refused = []
+            while len(refused) < 2:  # two come back at once, refused; three are held
+                done, _ = await asyncio.wait(calls, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+                assert done, "nothing was refused"
+                for task in done:
+                    calls.remove(task)
+                    refused.append(task.result())
+            assert [(r.status_code, r.headers["Retry-After"]) for r in refused] == [(503, "1"), (503, "1")]
+            assert state["calls"] == 2  # two run; the third waits its turn, not yet called
+            state["release"].set()
+            answers = await asyncio.gather(*calls)
+    assert [a.text for a in answers] == ["done"] * 3 and state["calls"] == 3
+
+
+async def test_a_gate_hands_places_over_in_order_and_survives_cancellation() -> None:
+    gate = Gate(limit=1, queue=2)
+    assert await gate.enter()
+    second = asyncio.create_task(gate.enter())
+    third = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0)
+    assert gate.waiting == 2
+    assert not await gate.enter()  # full, and the queue too
+    second.cancel()  # gives up waiting: its place in line goes
+    await asyncio.sleep(0)
+    assert gate.waiting == 1
+    gate.leave()  # the first leaves: the third gets the place
+    assert await asyncio.wait_for(third, TIMEOUT) and gate.active == 1
+    fourth = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0)
+    gate.leave()  # handed to the fourth...
+    fourth.cancel()  # ...which is cancelled before it runs: it passes the place on
+    with pytest.raises(asyncio.CancelledError):
+        await fourth
+    assert gate.active == 0 and gate.waiting == 0
+
+
+async def test_a_routes_timeout_wins_over_the_service_default(tmp_path: Path) -> None:
+    routes = project(
+        tmp_path,
+        """\
+        service: {handler_timeout: 100ms}
+        routes:
+          GET /slow: policyapp.slow
+          GET /patient: {handler: policyapp.slow, timeout: 5s}
+        """,
+    )
+    async with TestClient(routes) as client:
+        assert (await client.get("/slow")).status_code == 503  # the default: 100 ms
+        assert (await client.get("/patient")).text == "slow"  # its own 5 s, nearer
