@@ -17,6 +17,7 @@ from service.config.loader import SpecError, load_text
 from service.config.policies import describe
 from service.testing import TestClient
 from service.web.policies import Gate
+from service.web.ratelimit import TokenBuckets
 
 HANDLERS = """
 import asyncio
@@ -60,7 +61,7 @@ routes:
   GET /a: {handler: m.a, use: [slow, small]}
   GET /b: {handler: m.b, use: [small, slow], timeout: 5s}
   GET /c: m.c
-  GET /d: {handler: m.d, use: [small], max_body: 2KiB, concurrency: {limit: 1}}
+  GET /d: {handler: m.d, use: [small], max_body: 2KiB, concurrency: {limit: 1}, rate_limit: 5/second}
 """
 
 
@@ -70,7 +71,7 @@ routes:
         ("/a", "timeout=60s max_body=1KiB concurrency=2+1"),  # its groups, in order
         ("/b", "timeout=5s max_body=1KiB concurrency=2+1"),  # its own key first
         ("/c", "timeout=30s max_body=1MiB"),  # the service's defaults (handler_timeout too)
-        ("/d", "timeout=30s max_body=2KiB concurrency=1+0"),
+        ("/d", "timeout=30s max_body=2KiB concurrency=1+0 rate_limit=5/second"),
     ],
 )
 def test_the_nearest_setting_wins(path: str, expected: str) -> None:
@@ -115,8 +116,13 @@ def test_a_route_without_policies_has_none() -> None:
             "routes.yaml:2:20: service.handler_timeout: set both here and as service.policies.timeout:"
             " keep one (this is its older name)",
         ),
+        (
+            "routes:\n  GET /a: {handler: m.a, rate_limit: 100 per minute}\n",
+            "routes.yaml:2:38: routes['GET /a'].rate_limit: '100 per minute' is not a rate:"
+            " write requests/period, e.g. 100/minute (second, hour, day)",
+        ),
     ],
-    ids=["unknown-group", "no-groups", "unknown-key", "bad-size", "zero-limit", "two-timeouts"],
+    ids=["unknown-group", "no-groups", "unknown-key", "bad-size", "zero-limit", "two-timeouts", "bad-rate"],
 )
 def test_policy_mistakes_are_reported_at_their_line(text: str, expected: str) -> None:
     with pytest.raises(SpecError) as caught:
@@ -236,3 +242,59 @@ async def test_a_routes_timeout_wins_over_the_service_default(tmp_path: Path) ->
     async with TestClient(routes) as client:
         assert (await client.get("/slow")).status_code == 503  # the default: 100 ms
         assert (await client.get("/patient")).text == "slow"  # its own 5 s, nearer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_buckets_refill_at_the_rate_and_per_client() -> None:
+    clock = FakeClock()
+    buckets = TokenBuckets(3, 60.0, clock)  # 3 a minute: one token every 20 s
+    assert [buckets.take("a")[0] for _ in range(4)] == [True, True, True, False]
+    taken, left, wait = buckets.take("a")
+    assert not taken and left == 0.0 and wait == pytest.approx(20.0)
+    assert buckets.take("b")[0]  # another client has its own bucket
+    clock.now += 19.9
+    assert not buckets.take("a")[0]
+    clock.now += 0.2  # 20.1 s on: one token back
+    assert buckets.take("a")[0] and not buckets.take("a")[0]
+    clock.now += 3600  # an hour idle: full again, never more than the count
+    assert [buckets.take("a")[0] for _ in range(4)] == [True, True, True, False]
+
+
+def test_full_buckets_are_dropped_when_the_table_grows() -> None:
+    clock = FakeClock()
+    buckets = TokenBuckets(1, 1.0, clock)
+    for n in range(10_000):
+        buckets.take(f"10.0.{n // 256}.{n % 256}")
+    clock.now += 2.0  # every bucket has refilled: nothing to remember
+    buckets.take("another")
+    assert len(buckets) == 1
+
+
+async def test_rate_limit_answers_429_with_retry_after_and_ratelimit_fields(tmp_path: Path) -> None:
+    routes = project(
+        tmp_path,
+        """\
+        routes:
+          GET /limited: {handler: policyapp.echo, rate_limit: 2/minute}
+          GET /free: policyapp.echo
+        """,
+    )
+    async with TestClient(routes) as client:
+        first = await client.get("/limited")
+        assert first.status_code == 200
+        assert first.headers["RateLimit-Policy"] == '"default";q=2;w=60'
+        assert first.headers["RateLimit"] == '"default";r=1;t=30'
+        assert (await client.get("/limited")).headers["RateLimit"] == '"default";r=0;t=60'
+        refused = await client.get("/limited")
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "30"
+        assert refused.headers["RateLimit"].startswith('"default";r=0;')
+        for _ in range(5):  # other routes: no limit
+            assert (await client.get("/free")).status_code == 200

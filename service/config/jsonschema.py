@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from ..web.router import ANY_METHOD, METHODS
-from .schema import DOTTED_PATTERN, DURATION_PATTERN, SIZE_PATTERN, RouteOptions, RoutesFile
+from .schema import DOTTED_PATTERN, DURATION_PATTERN, RATE_PATTERN, SIZE_PATTERN, RouteOptions, RoutesFile
 
 __all__ = ["render", "routes_schema"]
 
@@ -86,6 +86,9 @@ def _for_yaml(node: Any) -> Any:
         return node
     node = {k: _for_yaml(v) for k, v in node.items()}
     unit = node.pop("x-unit", None)
+    if unit == "rate":  # written as 100/minute only
+        rest = {k: v for k, v in node.items() if k not in ("$ref", "allOf", "type", "properties", "required")}
+        return {**rest, "anyOf": [{"type": "string", "pattern": RATE_PATTERN}, _INTERPOLATED]}
     if unit is not None:
         pattern = SIZE_PATTERN if unit == "size" else DURATION_PATTERN
         scalar = {k: v for k, v in node.items() if k in ("type", "minimum", "exclusiveMinimum")}

@@ -19,6 +19,7 @@ __all__ = ["NO_POLICIES", "POLICY_KEYS", "defaults_of", "describe", "effective",
 
 POLICY_KEYS = tuple(Policies.model_fields)
 NO_POLICIES = Policies()
+_PERIODS = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
 
 
 def defaults_of(settings: ServiceSettings) -> Policies:
@@ -56,6 +57,12 @@ def describe(policies: Policies) -> str:
         parts.append(f"max_body={_size(policies.max_body)}")
     if policies.concurrency is not None:
         parts.append(f"concurrency={policies.concurrency.limit}+{policies.concurrency.queue}")
+    if policies.rate_limit is not None:
+        rate = policies.rate_limit
+        per = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}.get(
+            rate.period, f"{rate.period:g}s"
+        )
+        parts.append(f"rate_limit={rate.count}/{per}")
     return " ".join(parts)
 
 

@@ -24,6 +24,7 @@ from ..web.app import Application, with_timeout
 from ..web.httpexc import HTTPNotFound
 from ..web.models import is_model, with_models
 from ..web.policies import with_concurrency, with_max_body
+from ..web.ratelimit import with_rate_limit
 from ..web.request import Request
 from ..web.response import Response, StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
@@ -296,6 +297,8 @@ def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolve
                 handler = with_concurrency(handler, policy.concurrency.limit, policy.concurrency.queue)
             if policy.max_body is not None:
                 handler = with_max_body(handler, policy.max_body)
+            if policy.rate_limit is not None:
+                handler = with_rate_limit(handler, policy.rate_limit.count, policy.rate_limit.period)
             routes.append(RouteDef(route.method, route.path, handler, route.options.name, str(route.at)))
     middlewares = [resolve(m.dotted, m.at, m.where, ("request", "handler")) for m in spec.middlewares]
     hooks = {

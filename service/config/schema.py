@@ -23,6 +23,8 @@ __all__ = [
     "Concurrency",
     "Duration",
     "Policies",
+    "RATE_PATTERN",
+    "Rate",
     "RouteOptions",
     "RoutesFile",
     "ServiceSettings",
@@ -83,6 +85,35 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True)
 GROUP_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a policy group's name (top-level ``policies:``)
 
 
+_RATE = re.compile(r"\s*([0-9]+)\s*/\s*(second|minute|hour|day)\s*\Z")
+_RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+RATE_PATTERN = r"^\s*[0-9]+\s*/\s*(second|minute|hour|day)\s*$"
+
+
+class Rate(BaseModel):
+    """``100/minute``: so many requests per period, per client."""
+
+    model_config = _FROZEN
+
+    count: int = Field(ge=1)
+    period: float = Field(gt=0)  # seconds
+
+
+def parse_rate(value: object) -> object:
+    """``100/minute`` (or second, hour, day) as a ``Rate``'s fields."""
+    if isinstance(value, (dict, Rate)):
+        return value
+    m = _RATE.match(str(value))
+    if m is None:
+        raise ValueError(
+            f"{value!r} is not a rate: write requests/period, e.g. 100/minute (second, hour, day)"
+        )
+    return {"count": int(m.group(1)), "period": _RATE_PERIODS[m.group(2)]}
+
+
+RateLimit = Annotated[Rate, BeforeValidator(parse_rate), Field(json_schema_extra={"x-unit": "rate"})]
+
+
 class Concurrency(BaseModel):
     """At most ``limit`` handler calls at once for the route; up to ``queue`` more wait
     their turn; past that, an immediate 503 with Retry-After."""
@@ -106,6 +137,7 @@ class Policies(BaseModel):
     timeout: Duration | None = None  # answer 503 when the handler takes longer
     max_body: Size | None = None  # the body limit for this route (413 past it), instead of client_max_size
     concurrency: Concurrency | None = None  # {limit: N, queue: M}: handler calls at once, and waiting
+    rate_limit: RateLimit | None = None  # 100/minute per client address: 429 past it (per replica)
 
 
 class ServiceSettings(BaseModel):

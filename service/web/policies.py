@@ -3,10 +3,12 @@
 routes.yaml's policies (config/policies.py says which apply to a route) are
 compiled by project.py into the route's pipeline, cheapest refusal first:
 
-    max_body (413) -> concurrency (503 when full) -> timeout (503) -> models -> handler
+    rate_limit (429) -> max_body (413) -> concurrency (503 when full) -> timeout (503)
+    -> models -> handler
 
-so a request refused for its size never takes a concurrency slot, and a slot is
-held for exactly the handler's time. A route with no policy gets no wrapper: its
+so a client past its rate is refused before anything else, a request refused for
+its size never takes a concurrency slot, and a slot is held for exactly the
+handler's time. (rate_limit lives in ratelimit.py.) A route with no policy gets no wrapper: its
 hot path is the same as before policies existed.
 """
 

@@ -1,0 +1,98 @@
+"""A route's ``rate_limit``: a token bucket per client, in memory, in this process.
+
+Each client (its address, as ``request.remote`` reports it: behind trusted proxies,
+the client's) has a bucket of ``count`` tokens that refills at ``count`` per
+``period``; a request takes one, and finds none: 429 with ``Retry-After`` (when
+the next token comes). Every answer of the route says where its client stands, in
+the fields of the IETF draft "RateLimit header fields for HTTP" (-10):
+``RateLimit-Policy: "default";q=100;w=60`` and ``RateLimit: "default";r=42;t=35``
+(tokens left, and seconds until the bucket is full again).
+
+The buckets are this process's: with N replicas (or ``--workers N``) a client
+gets up to N times the rate. Buckets that have refilled completely carry no
+information and are dropped when the table grows large, so a scan of many
+addresses cannot grow memory without bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from .httpexc import HTTPTooManyRequests
+from .request import Request
+from .response import StreamResponse
+from .routedef import Handler
+
+__all__ = ["TokenBuckets", "with_rate_limit"]
+
+_PRUNE_AT = 10_000  # buckets kept before full ones are dropped
+
+
+class TokenBuckets:
+    """``count`` tokens per ``period`` seconds for each key; ``clock`` is injectable for tests."""
+
+    def __init__(self, count: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.count = count
+        self.period = period
+        self.rate = count / period  # tokens per second
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
+
+    def take(self, key: str) -> tuple[bool, float, float]:
+        """Take a token for ``key``: (taken, tokens left, seconds until the next token)."""
+        now = self.clock()
+        tokens, then = self._buckets.get(key, (self.count, now))
+        tokens = min(self.count, tokens + (now - then) * self.rate)
+        taken = tokens >= 1.0
+        if taken:
+            tokens -= 1.0
+        if len(self._buckets) >= _PRUNE_AT and key not in self._buckets:
+            self._prune(now)
+        self._buckets[key] = (tokens, now)
+        wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+        return taken, tokens, wait
+
+    def until_full(self, tokens: float) -> float:
+        return (self.count - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [
+            k
+            for k, (tokens, then) in self._buckets.items()
+            if tokens + (now - then) * self.rate >= self.count
+        ]
+        for key in full:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def with_rate_limit(
+    handler: Handler, count: int, period: float, clock: Callable[[], float] = time.monotonic
+) -> Handler:
+    """``handler`` behind ``count`` requests per ``period`` seconds for each client address."""
+    buckets = TokenBuckets(count, period, clock)
+    policy = f'"default";q={count};w={math.ceil(period)}'
+
+    async def limited(request: Request) -> StreamResponse:
+        taken, left, wait = buckets.take(request.remote or "")
+        state = f'"default";r={int(left)};t={math.ceil(buckets.until_full(left))}'
+        if not taken:
+            raise HTTPTooManyRequests(
+                headers={
+                    "Retry-After": str(max(1, math.ceil(wait))),
+                    "RateLimit-Policy": policy,
+                    "RateLimit": state,
+                },
+                text=f"429: more than {count} requests in {period:g} s from this client",
+            )
+        response = await handler(request)
+        if not response.prepared:  # (a streamed answer has sent its head already)
+            response.headers["RateLimit-Policy"] = policy
+            response.headers["RateLimit"] = state
+        return response
+
+    return limited
