@@ -298,3 +298,89 @@ async def test_rate_limit_answers_429_with_retry_after_and_ratelimit_fields(tmp_
         assert refused.headers["RateLimit"].startswith('"default";r=0;')
         for _ in range(5):  # other routes: no limit
             assert (await client.get("/free")).status_code == 200
+
+
+CORS_ROUTES = """\
+policies:
+  public:
+    cors:
+      allow_origins: ["https://app.example.com", "https://*.example.org"]
+      allow_methods: [GET, POST]
+      allow_headers: [Content-Type, X-Trace]
+      expose_headers: [X-Total]
+      max_age: 600
+routes:
+  /items:
+    GET: {handler: policyapp.echo, use: [public]}
+    POST: {handler: policyapp.echo, use: [public], max_body: 8B}
+  GET /anyone: {handler: policyapp.echo, cors: {allow_origins: ["*"]}}
+  GET /private: policyapp.echo
+"""
+APP = "https://app.example.com"
+
+
+def preflight_headers(origin: str, method: str, headers: str = "") -> dict[str, str]:
+    """What a browser sends before a cross-origin request that is not 'simple'."""
+    sent = {"Origin": origin, "Access-Control-Request-Method": method}
+    if headers:
+        sent["Access-Control-Request-Headers"] = headers
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "status"),
+    [
+        (APP, "POST", "content-type", 204),
+        (APP, "POST", "content-type,x-trace", 204),
+        ("https://shop.example.org", "GET", "", 204),  # a pattern's origin
+        ("https://example.org", "GET", "", 403),  # the pattern needs a host part before it
+        ("https://app.example.com.evil.net", "GET", "", 403),
+        ("http://app.example.com", "GET", "", 403),  # another scheme is another origin
+        (APP, "DELETE", "", 403),  # a method not allowed
+        (APP, "POST", "content-type,x-secret", 403),  # a header not allowed
+    ],
+)
+async def test_preflights_as_a_browser_sends_them(
+    tmp_path: Path, origin: str, method: str, headers: str, status: int
+) -> None:
+    async with TestClient(project(tmp_path, CORS_ROUTES)) as client:
+        answer = await client.options("/items", headers=preflight_headers(origin, method, headers))
+    assert answer.status_code == status
+    assert "Origin" in answer.headers["Vary"]
+    if status == 204:
+        assert answer.headers["Access-Control-Allow-Origin"] == origin
+        assert answer.headers["Access-Control-Allow-Methods"] == "GET, POST"
+        assert answer.headers.get("Access-Control-Allow-Headers", "") == headers.replace(",", ", ")
+        assert answer.headers["Access-Control-Max-Age"] == "600"
+    else:
+        assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
+
+
+async def test_answers_are_marked_for_allowed_origins_only(tmp_path: Path) -> None:
+    async with TestClient(project(tmp_path, CORS_ROUTES)) as client:
+        allowed = await client.get("/items", headers={"Origin": APP})
+        assert allowed.headers["Access-Control-Allow-Origin"] == APP
+        assert allowed.headers["Access-Control-Expose-Headers"] == "X-Total"
+        assert allowed.headers["Vary"] == "Origin"
+        other = await client.get("/items", headers={"Origin": "https://evil.example.net"})
+        assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
+        assert other.headers["Vary"] == "Origin"  # a cache must not hand one origin's answer to another
+        refused = await client.post("/items", headers={"Origin": APP}, content=b"x" * 100)
+        assert refused.status_code == 413  # an error a script may read: marked too
+        assert refused.headers["Access-Control-Allow-Origin"] == APP
+        public = await client.get("/anyone", headers={"Origin": "https://wherever.net"})
+        assert public.headers["Access-Control-Allow-Origin"] == "*" and "Vary" not in public.headers
+        private = await client.get("/private", headers={"Origin": APP})
+        assert not [name for name in private.headers if name.lower().startswith("access-control-")]
+        plain = await client.options("/items")  # no preflight: the methods, as the router says
+        assert (plain.status_code, plain.headers["Allow"]) == (204, "GET, HEAD, OPTIONS, POST")
+        assert (await client.options("/private")).headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_credentials_need_listed_origins() -> None:
+    text = "routes:\n  GET /a: {handler: m.a, cors: {allow_origins: ['*'], allow_credentials: true}}\n"
+    with pytest.raises(SpecError) as caught:
+        load_text(text)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith("routes.yaml:2:")
+    assert "allow_credentials needs the origins listed: '*' cannot go with credentials" in str(issue)

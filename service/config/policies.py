@@ -63,6 +63,9 @@ def describe(policies: Policies) -> str:
             rate.period, f"{rate.period:g}s"
         )
         parts.append(f"rate_limit={rate.count}/{per}")
+    if policies.cors is not None:
+        origins = policies.cors.allow_origins
+        parts.append(f"cors={origins[0]}" + (f"(+{len(origins) - 1})" if len(origins) > 1 else ""))
     return " ".join(parts)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import ConfigError, Issue, in_file_order
 from ..ops.metrics import CONTENT_TYPE, ConfigGauges, Metrics
 from ..web.app import Application, with_timeout
+from ..web.cors import CorsRules, preflight, with_cors
 from ..web.httpexc import HTTPNotFound
 from ..web.models import is_model, with_models
 from ..web.policies import with_concurrency, with_max_body
@@ -28,11 +29,12 @@ from ..web.ratelimit import with_rate_limit
 from ..web.request import Request
 from ..web.response import Response, StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
+from ..web.router import ANY_METHOD
 from ..web.views import is_view
 from .loader import Location, RouteSpec, Spec, SpecError, load
 from .openapi import DescribedRoute, render
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
-from .schema import ServiceSettings
+from .schema import Cors, ServiceSettings
 
 __all__ = [
     "HEALTH_KEY",
@@ -276,6 +278,7 @@ def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolve
 
     routes: list[RouteDef] = []
     described: list[DescribedRoute] = []
+    preflights: dict[str, dict[str, CorsRules]] = {}
     for route in spec.routes:
         if route.view:
             handler = view(route.handler, route.handler_at, route.where)
@@ -299,7 +302,19 @@ def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolve
                 handler = with_max_body(handler, policy.max_body)
             if policy.rate_limit is not None:
                 handler = with_rate_limit(handler, policy.rate_limit.count, policy.rate_limit.period)
+            if policy.cors is not None:
+                rules = cors_rules(policy.cors, route.method)
+                handler = with_cors(handler, rules)
+                preflights.setdefault(route.path, {})[route.method] = rules
             routes.append(RouteDef(route.method, route.path, handler, route.options.name, str(route.at)))
+    # A path whose routes declare cors gets its preflights answered (cors.py), unless a
+    # route of its own takes OPTIONS there.
+    takes_options = {r.path for r in spec.routes if r.method in ("OPTIONS", ANY_METHOD)}
+    routes += [
+        RouteDef("OPTIONS", path, preflight(by_method), None, f"cors preflight of {path}")
+        for path, by_method in preflights.items()
+        if path not in takes_options
+    ]
     middlewares = [resolve(m.dotted, m.at, m.where, ("request", "handler")) for m in spec.middlewares]
     hooks = {
         key: [resolve(h.dotted, h.at, h.where, ("app",)) for h in getattr(spec, key)]
@@ -416,3 +431,17 @@ def spec_of(app: Application) -> Spec:
     if not isinstance(spec, Spec):
         raise LookupError("this application was not built from a routes file")
     return spec
+
+
+def cors_rules(cors: Cors, method: str) -> CorsRules:
+    """A route's ``cors:`` as cors.py checks it; methods default to the route's own."""
+    every = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    methods = cors.allow_methods or ((method,) if method != ANY_METHOD else every)
+    return CorsRules(
+        origins=cors.allow_origins,
+        methods=tuple(m.upper() for m in methods),
+        headers=tuple(h.lower() for h in cors.allow_headers),
+        expose=cors.expose_headers,
+        credentials=cors.allow_credentials,
+        max_age=cors.max_age,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from ..defaults import ACCESS_LOG, CLIENT_MAX_SIZE, DRAIN_DELAY, HOST, LIMITS, PORT, SHUTDOWN_TIMEOUT
 
@@ -21,6 +21,7 @@ __all__ = [
     "GROUP_PATTERN",
     "SIZE_PATTERN",
     "Concurrency",
+    "Cors",
     "Duration",
     "Policies",
     "RATE_PATTERN",
@@ -114,6 +115,32 @@ def parse_rate(value: object) -> object:
 RateLimit = Annotated[Rate, BeforeValidator(parse_rate), Field(json_schema_extra={"x-unit": "rate"})]
 
 
+_ORIGIN = r"^(\*|[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9.*-]+(:[0-9]+)?)$"
+_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
+
+class Cors(BaseModel):
+    """Cross-origin requests from browsers (the Fetch standard's CORS protocol)."""
+
+    model_config = _FROZEN
+
+    # Exact origins (scheme://host[:port]), "*" for any, or patterns: https://*.example.com
+    allow_origins: tuple[Annotated[str, Field(pattern=_ORIGIN)], ...] = Field(min_length=1)
+    allow_methods: tuple[Annotated[str, Field(pattern=_TOKEN)], ...] = ()  # default: the route's method
+    allow_headers: tuple[Annotated[str, Field(pattern=_TOKEN)], ...] = ()  # request headers ("*": any)
+    expose_headers: tuple[
+        Annotated[str, Field(pattern=_TOKEN)], ...
+    ] = ()  # response headers scripts may read
+    allow_credentials: bool = False  # cookies and Authorization: needs listed origins, not "*"
+    max_age: int | None = Field(None, ge=0)  # seconds a browser may cache the preflight's answer
+
+    @model_validator(mode="after")
+    def _credentials_need_origins(self) -> Cors:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError("allow_credentials needs the origins listed: '*' cannot go with credentials")
+        return self
+
+
 class Concurrency(BaseModel):
     """At most ``limit`` handler calls at once for the route; up to ``queue`` more wait
     their turn; past that, an immediate 503 with Retry-After."""
@@ -138,6 +165,7 @@ class Policies(BaseModel):
     max_body: Size | None = None  # the body limit for this route (413 past it), instead of client_max_size
     concurrency: Concurrency | None = None  # {limit: N, queue: M}: handler calls at once, and waiting
     rate_limit: RateLimit | None = None  # 100/minute per client address: 429 past it (per replica)
+    cors: Cors | None = None  # browsers on other origins: preflights answered, answers marked
 
 
 class ServiceSettings(BaseModel):
