@@ -5,9 +5,17 @@ real server. So far: ``timeout`` (folded from the older route ``timeout`` and
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +24,7 @@ from conftest import TIMEOUT, RawConnection
 from service.config.loader import SpecError, load_text
 from service.config.policies import describe
 from service.testing import TestClient
+from service.web import auth as auth_module
 from service.web.policies import Gate
 from service.web.ratelimit import TokenBuckets
 
@@ -384,3 +393,188 @@ def test_credentials_need_listed_origins() -> None:
     (issue,) = caught.value.issues
     assert str(issue).startswith("routes.yaml:2:")
     assert "allow_credentials needs the origins listed: '*' cannot go with credentials" in str(issue)
+
+
+# -- auth --------------------------------------------------------------------------------
+
+AUTH_HANDLERS = """
+from service import Response
+from service.web.auth import IDENTITY
+
+async def whoami(request):
+    identity = request[IDENTITY]
+    return Response(text=f"{identity.scheme} {identity.subject}")
+"""
+
+
+def auth_project(tmp_path: Path, routes: str) -> Path:
+    (tmp_path / "authapp.py").write_text(AUTH_HANDLERS)
+    path = tmp_path / "routes.yaml"
+    path.write_text(textwrap.dedent(routes))
+    return path
+
+
+async def test_api_keys_from_the_environment_in_a_header_or_the_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_API_KEYS", "first-key,second-key")
+    (tmp_path / "keys.txt").write_text("file-key\n")
+    routes = auth_project(
+        tmp_path,
+        """\
+        routes:
+          GET /h: {handler: authapp.whoami, auth: {api_key: {header: X-API-Key, keys_env: TEST_API_KEYS}}}
+          GET /q: {handler: authapp.whoami, auth: {api_key: {query: api_key, keys_file: keys.txt}}}
+        """,
+    )
+    async with TestClient(routes) as client:
+        assert (await client.get("/h", headers={"X-API-Key": "second-key"})).text == "api_key key 2"
+        for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": "first-ke"}, {"X-API-Key": "first-keyy"}):
+            refused = await client.get("/h", headers=headers)
+            assert refused.status_code == 401
+            assert refused.headers["WWW-Authenticate"] == 'ApiKey realm="service", header="X-API-Key"'
+        assert (await client.get("/q?api_key=file-key")).text == "api_key key 1"
+        assert (await client.get("/q?api_key=first-key")).status_code == 401
+
+
+def test_an_api_key_is_compared_with_every_key_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = auth_module.hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(auth_module.hmac, "compare_digest", counting)
+    keys = auth_module.ApiKeys(["k1", "k2", "k3"])
+    for presented, expected in (("k1", 0), ("k3", 2), ("nope", None)):
+        compared.clear()
+        assert keys.match(presented) == expected
+        assert len(compared) == 3  # every key, whether or not one matched early
+        assert all(len(a) == len(b) == 32 for a, b in compared)  # digests: the length tells nothing
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        (
+            "{api_key: {header: X-Key, keys_env: SURELY_UNSET_KEYS}}",
+            "no API keys in the environment variable",
+        ),
+        ("{api_key: {header: X-Key, keys_file: missing.txt}}", "keys_file missing.txt: No such file"),
+        ("{api_key: {header: X-Key, query: k, keys_env: K}}", "name where the key comes: header: or query:"),
+        ("{bearer_jwt: {issuer: i, audience: a, algorithms: [RS256, HS256], key_env: K}}", "mixes HS*"),
+    ],
+)
+def test_auth_mistakes_are_reported_at_their_line(tmp_path: Path, auth: str, expected: str) -> None:
+    routes = auth_project(tmp_path, f"routes:\n  GET /a: {{handler: authapp.whoami, auth: {auth}}}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "check", str(routes)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert f"{routes}:2:" in result.stdout + result.stderr and expected in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> tuple[Any, dict[str, Any], str]:
+    """An RSA key pair: the private key, the public JWKS, the public key as PEM."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    public_jwk.update(kid="k1", use="sig", alg="RS256")
+    pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, {"keys": [public_jwk]}, pem.decode()
+
+
+def token(private: Any, **changes: Any) -> str:
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": "https://id.example.com", "aud": "service", "sub": "ada", "iat": now, "exp": now + 300}
+    claims |= {k: v for k, v in changes.items() if not k.startswith("_")}
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, private, algorithm="RS256", headers={"kid": changes.get("_kid", "k1")})
+
+
+def forged(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return ".".join((part(json.dumps(header).encode()), part(json.dumps(claims).encode()), part(signature)))
+
+
+async def test_bearer_jwt_accepts_only_what_verifies(tmp_path: Path, rsa_keys: tuple[Any, Any, str]) -> None:
+    import jwt
+
+    private, jwks, pem = rsa_keys
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    routes = auth_project(
+        tmp_path,
+        """\
+        policies:
+          id:
+            auth:
+              bearer_jwt:
+                issuer: https://id.example.com
+                audience: service
+                algorithms: [RS256]
+                jwks_file: jwks.json
+                leeway: 10s
+        routes:
+          GET /me: {handler: authapp.whoami, use: [id]}
+          GET /admin:
+            handler: authapp.whoami
+            auth: {bearer_jwt: {issuer: https://id.example.com, audience: service, algorithms: [RS256],
+                                jwks_file: jwks.json, scopes: [admin]}}
+        """,
+    )
+    now = int(time.time())
+    claims = {"iss": "https://id.example.com", "aud": "service", "sub": "ada", "exp": now + 300}
+    bad = {
+        "expired": token(private, exp=now - 60),
+        "expired within leeway": None,  # (accepted: below)
+        "not yet valid": token(private, nbf=now + 120),
+        "wrong audience": token(private, aud="another"),
+        "wrong issuer": token(private, iss="https://evil.example.com"),
+        "no expiry": token(private, exp=None),
+        "unknown kid": token(private, _kid="k9"),
+        "alg none": forged({"alg": "none", "typ": "JWT"}, claims),
+        "HS256 keyed with the public key": forged(
+            {"alg": "HS256", "typ": "JWT", "kid": "k1"},
+            claims,
+            hmac.new(pem.encode(), b"x", hashlib.sha256).digest(),
+        ),
+        "tampered": token(private)[:-4] + "AAAA",
+        "garbage": "not.a.token",
+    }
+    del bad["expired within leeway"]
+    async with TestClient(routes) as client:
+        ok = await client.get("/me", headers={"Authorization": f"Bearer {token(private)}"})
+        assert ok.text == "bearer ada"
+        late = token(private, exp=now - 5)  # 5 s past, within the 10 s leeway
+        assert (await client.get("/me", headers={"Authorization": f"Bearer {late}"})).status_code == 200
+        missing = await client.get("/me")
+        assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == 'Bearer realm="service"'
+        for why, value in bad.items():
+            answer = await client.get("/me", headers={"Authorization": f"Bearer {value}"})
+            assert answer.status_code == 401, why
+            assert answer.headers["WWW-Authenticate"].startswith(
+                'Bearer realm="service", error="invalid_token"'
+            )
+        scoped = await client.get(
+            "/admin", headers={"Authorization": f"Bearer {token(private, scope='admin read')}"}
+        )
+        assert scoped.status_code == 200
+        unscoped = await client.get(
+            "/admin", headers={"Authorization": f"Bearer {token(private, scope='read')}"}
+        )
+        assert unscoped.status_code == 403
+        assert 'error="insufficient_scope"' in unscoped.headers["WWW-Authenticate"]
+    assert (
+        jwt.decode(token(private), pem, algorithms=["RS256"], audience="service")["sub"] == "ada"
+    )  # (sane keys)

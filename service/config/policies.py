@@ -63,6 +63,8 @@ def describe(policies: Policies) -> str:
             rate.period, f"{rate.period:g}s"
         )
         parts.append(f"rate_limit={rate.count}/{per}")
+    if policies.auth is not None:
+        parts.append("auth=api_key" if policies.auth.api_key is not None else "auth=bearer_jwt")
     if policies.cors is not None:
         origins = policies.cors.allow_origins
         parts.append(f"cors={origins[0]}" + (f"(+{len(origins) - 1})" if len(origins) > 1 else ""))

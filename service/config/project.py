@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.machinery
+import json
 import os
 import socket
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 from ..errors import ConfigError, Issue, in_file_order
 from ..ops.metrics import CONTENT_TYPE, ConfigGauges, Metrics
 from ..web.app import Application, with_timeout
+from ..web.auth import ApiKeys, JwtVerifier, with_api_key, with_bearer_jwt
 from ..web.cors import CorsRules, preflight, with_cors
 from ..web.httpexc import HTTPNotFound
 from ..web.models import is_model, with_models
@@ -34,7 +36,7 @@ from ..web.views import is_view
 from .loader import Location, RouteSpec, Spec, SpecError, load
 from .openapi import DescribedRoute, render
 from .resolve import ResolveError, add_to_path, check_async_callable, import_dotted, split_dotted
-from .schema import Cors, ServiceSettings
+from .schema import Auth, Cors, ServiceSettings
 
 __all__ = [
     "HEALTH_KEY",
@@ -302,6 +304,11 @@ def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolve
                 handler = with_max_body(handler, policy.max_body)
             if policy.rate_limit is not None:
                 handler = with_rate_limit(handler, policy.rate_limit.count, policy.rate_limit.period)
+            if policy.auth is not None:
+                try:
+                    handler = with_auth(handler, policy.auth, spec.base_dir)
+                except ValueError as exc:
+                    issues.append(route.value_at("auth").issue(f"{route.where}.auth", str(exc)))
             if policy.cors is not None:
                 rules = cors_rules(policy.cors, route.method)
                 handler = with_cors(handler, rules)
@@ -445,3 +452,55 @@ def cors_rules(cors: Cors, method: str) -> CorsRules:
         credentials=cors.allow_credentials,
         max_age=cors.max_age,
     )
+
+
+def with_auth(handler: Handler, auth: Auth, base_dir: Path) -> Handler:
+    """``handler`` behind a route's ``auth:`` (web/auth.py), its keys read now, at load:
+    ValueError says what is missing (a variable, a file, the jwt extra)."""
+    if auth.api_key is not None:
+        spec = auth.api_key
+        if spec.keys_env is not None:
+            keys = ApiKeys(os.environ.get(spec.keys_env, "").split(","))
+            source = f"the environment variable {spec.keys_env}"
+        else:
+            keys = ApiKeys(_read(base_dir, spec.keys_file or "", "keys_file").splitlines())
+            source = f"the file {spec.keys_file}"
+        if not keys:
+            raise ValueError(f"no API keys in {source}: nobody could call this route")
+        return with_api_key(handler, keys, header=spec.header, query=spec.query)
+    jwt_spec = auth.bearer_jwt
+    assert jwt_spec is not None  # (Auth checks that it names one scheme)
+    jwks = key = None
+    if jwt_spec.jwks_file is not None:
+        try:
+            jwks = json.loads(_read(base_dir, jwt_spec.jwks_file, "jwks_file"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"jwks_file {jwt_spec.jwks_file}: not JSON ({exc})") from None
+    else:
+        key = os.environ.get(jwt_spec.key_env or "")
+        if not key:
+            raise ValueError(f"the environment variable {jwt_spec.key_env} (key_env) is not set")
+    try:
+        verifier = JwtVerifier(
+            issuer=jwt_spec.issuer,
+            audience=jwt_spec.audience,
+            algorithms=jwt_spec.algorithms,
+            leeway=jwt_spec.leeway,
+            scopes=jwt_spec.scopes,
+            jwks=jwks,
+            key=key,
+        )
+    except ImportError:
+        raise ValueError(
+            "bearer_jwt needs PyJWT: install the jwt extra (pip install 'service[jwt]')"
+        ) from None
+    except Exception as exc:  # PyJWT's word on a JWKS it cannot use
+        raise ValueError(f"jwks_file {jwt_spec.jwks_file}: {exc}") from None
+    return with_bearer_jwt(handler, verifier)
+
+
+def _read(base_dir: Path, name: str, key: str) -> str:
+    try:
+        return (base_dir / name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{key} {name}: {exc.strerror or exc}") from None

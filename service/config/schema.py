@@ -20,6 +20,9 @@ __all__ = [
     "DURATION_PATTERN",
     "GROUP_PATTERN",
     "SIZE_PATTERN",
+    "ApiKey",
+    "Auth",
+    "BearerJwt",
     "Concurrency",
     "Cors",
     "Duration",
@@ -141,6 +144,71 @@ class Cors(BaseModel):
         return self
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+_SYMMETRIC = ("HS256", "HS384", "HS512")
+
+
+class ApiKey(BaseModel):
+    """Requests carry one of the service's keys, in a header or a query parameter. The keys
+    come from an environment variable (comma-separated) or a file (one a line), never
+    from routes.yaml itself."""
+
+    model_config = _FROZEN
+
+    header: Annotated[str, Field(pattern=_TOKEN)] | None = None  # e.g. X-API-Key
+    query: str | None = None  # a query parameter's name, e.g. api_key
+    keys_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    keys_file: str | None = None  # relative to routes.yaml
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> ApiKey:
+        if (self.header is None) == (self.query is None):
+            raise ValueError("name where the key comes: header: or query: (one of them)")
+        if (self.keys_env is None) == (self.keys_file is None):
+            raise ValueError("name where the keys are: keys_env: or keys_file: (one of them)")
+        return self
+
+
+class BearerJwt(BaseModel):
+    """``Authorization: Bearer <JWT>``, verified (signature, issuer, audience, expiry and
+    not-before with ``leeway``) against a JWKS file or a key from the environment.
+    Needs the ``jwt`` extra (PyJWT)."""
+
+    model_config = _FROZEN
+
+    issuer: str
+    audience: str
+    algorithms: tuple[Literal[_ASYMMETRIC + _SYMMETRIC], ...] = Field(min_length=1)  # type: ignore[valid-type]
+    jwks_file: str | None = None  # public keys, as a JWKS document (relative to routes.yaml)
+    key_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None  # a PEM public key, or an HS secret
+    leeway: Duration = 30.0  # clock skew allowed on exp and nbf
+    scopes: tuple[str, ...] = ()  # all required in the token's scope (else 403)
+
+    @model_validator(mode="after")
+    def _one_key_source_one_family(self) -> BearerJwt:
+        if (self.jwks_file is None) == (self.key_env is None):
+            raise ValueError("name where the keys are: jwks_file: or key_env: (one of them)")
+        if {a in _SYMMETRIC for a in self.algorithms} == {True, False}:
+            raise ValueError("algorithms mixes HS* with public-key algorithms: a key confusion waits there")
+        return self
+
+
+class Auth(BaseModel):
+    """Who may call the route: 401 (with WWW-Authenticate) without valid credentials."""
+
+    model_config = _FROZEN
+
+    api_key: ApiKey | None = None
+    bearer_jwt: BearerJwt | None = None
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> Auth:
+        if (self.api_key is None) == (self.bearer_jwt is None):
+            raise ValueError("name one scheme: api_key: or bearer_jwt:")
+        return self
+
+
 class Concurrency(BaseModel):
     """At most ``limit`` handler calls at once for the route; up to ``queue`` more wait
     their turn; past that, an immediate 503 with Retry-After."""
@@ -166,6 +234,7 @@ class Policies(BaseModel):
     concurrency: Concurrency | None = None  # {limit: N, queue: M}: handler calls at once, and waiting
     rate_limit: RateLimit | None = None  # 100/minute per client address: 429 past it (per replica)
     cors: Cors | None = None  # browsers on other origins: preflights answered, answers marked
+    auth: Auth | None = None  # api_key or bearer_jwt: 401 without valid credentials
 
 
 class ServiceSettings(BaseModel):
