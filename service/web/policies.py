@@ -3,12 +3,13 @@
 routes.yaml's policies (config/policies.py says which apply to a route) are
 compiled by project.py into the route's pipeline, cheapest refusal first:
 
-    rate_limit (429) -> max_body (413) -> concurrency (503 when full) -> timeout (503)
-    -> models -> handler
+    cors -> auth (401/403) -> rate_limit (429) -> max_body (413)
+    -> concurrency (503 when full) -> timeout (503) -> models -> handler
 
-so a client past its rate is refused before anything else, a request refused for
-its size never takes a concurrency slot, and a slot is held for exactly the
-handler's time. (rate_limit lives in ratelimit.py.) A route with no policy gets no wrapper: its
+so every refusal still carries its CORS fields, a request is authenticated before
+it spends its client's rate, a request refused for its size never takes a
+concurrency slot, and a slot is held for exactly the handler's time. (cors,
+auth and rate_limit live in cors.py, auth.py and ratelimit.py.) A route with no policy gets no wrapper: its
 hot path is the same as before policies existed.
 """
 

@@ -442,7 +442,8 @@ class Request(RequestInfo, MutableMapping[str, Any]):
             self._body = await self.content.read_whole(self.max_body())
             self._stream = None  # a later ``content`` streams the copy (decoded, if it was)
             return self._body
-        limit = self.max_body()
+        # PERF: max_body(), inlined for the common case: nothing stored for this request
+        limit = self.app.client_max_size if self._state is None else self.max_body()
         if limit is not None and self._body_size > limit:  # received already (unread, it was not refused)
             raise self.too_large(limit, self._body_size)
         if not self._body_done:  # PERF: a small body is usually whole before its handler runs
