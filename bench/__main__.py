@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .apps import last_dynamic_path, write_service_project
+from .apps import POLICY_ROUTES, last_dynamic_path, write_policies_project, write_service_project
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHO_BODY = json.dumps({"data": "x" * (1024 - len(json.dumps({"data": ""})))})  # exactly 1 KiB of JSON
@@ -33,6 +33,7 @@ LARGE_FILLER = 1000
 TABLE_SIZE = "table size"
 BODY_MODEL = "POST /echo, body model (1 KiB JSON)"
 OPERATIONS = "operations: GET /users/{id:int}"
+POLICIES = "policies: GET /p/{policy}/7, one server"
 SMALL_FILLER = 2
 
 
@@ -229,6 +230,8 @@ def main() -> int:
     quiet = write_service_project(
         work / "quiet", SMALL_FILLER, service=("access_log: true", "request_ids: false")
     )
+    policed = write_policies_project(work / "policies")
+    headers = policy_headers()  # (sets the keys the policy routes read from the environment)
     py = sys.executable
 
     def served(routes: Path) -> tuple[list[str], Path]:
@@ -245,6 +248,7 @@ def main() -> int:
         "service-no-metrics-2": served(bare),
         "service-access-log": served(logged),
         "service-access-log-no-ids": served(quiet),
+        "service-policies": served(policed),
         "aiohttp": ([py, "-m", "bench.apps", "aiohttp", str(SMALL_FILLER)], ROOT),
         "aiohttp-1000": ([py, "-m", "bench.apps", "aiohttp", str(LARGE_FILLER)], ROOT),
         "floor": ([py, "-m", "bench.apps", "floor"], ROOT),
@@ -258,6 +262,10 @@ def main() -> int:
             full = [*cmd, "--port", str(port)] if name.startswith("service") else [*cmd, str(port)]
             code = args.baseline.resolve() if name == "service@base" else ROOT
             servers[name] = start(name, full, port, cwd, code)
+        for name in POLICY_ROUTES:  # one process: each policy's route measured in turn
+            servers[f"policy-{name}"] = servers["service-policies"]
+        policy_script = work / "policies.lua"
+        policy_script.write_text("".join(f"wrk.headers[{k!r}] = {v!r}\n" for k, v in headers.items()))
         post = work / "post.lua"
         post.write_text(
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -279,6 +287,9 @@ def main() -> int:
             (TABLE_SIZE, {"service": "/users/7", "service-1000": last}, None),
             # What metrics (on by default) and the access log cost, in server CPU per request;
             # with --baseline, also both off against a build without them.
+            # Each policy's cost: its route against the same route with none, one process,
+            # every request carrying every policy's header (so only the policy differs).
+            (POLICIES, {f"policy-{name}": f"/p/{name}/7" for name in POLICY_ROUTES}, policy_script),
             (
                 OPERATIONS,
                 {
@@ -314,7 +325,7 @@ def main() -> int:
                 median = ordered[len(ordered) // 2]
                 # CPU per request: the median of the rounds on its own (each round's is noisy alike).
                 cpu = statistics.median(r.cpu_us for r in rounds[name])
-                named = title in (TABLE_SIZE, BODY_MODEL, OPERATIONS)
+                named = title in (TABLE_SIZE, BODY_MODEL, OPERATIONS, POLICIES)
                 label = name if named else name.removesuffix("-1000")
                 results.append(
                     Result(title, label, median.rps, median.p50_ms, median.p99_ms, median.errors, cpu)
@@ -337,6 +348,42 @@ def main() -> int:
 
     report(results, memory, check_seconds, render_seconds, args)
     return 0
+
+
+def policy_headers() -> dict[str, str]:
+    """The headers every request of the policies scenario carries: an Origin, an API key and
+    a bearer token (RS256, PyJWT); the matching keys go into this process's environment,
+    which the server inherits."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    os.environ["BENCH_API_KEYS"] = "bench-key"
+    os.environ["BENCH_JWT_KEY"] = public.decode()
+    claims = {"iss": "bench", "aud": "service", "sub": "bench", "exp": int(time.time()) + 86400}
+    token = jwt.encode(claims, private, algorithm="RS256")
+    return {"Origin": "http://bench.test", "X-API-Key": "bench-key", "Authorization": f"Bearer {token}"}
+
+
+def policies_lines(by: dict[tuple[str, str], Result]) -> list[str]:
+    """Each policy's cost on its route, against the route without one (same process, rounds)."""
+    none = by.get((POLICIES, "policy-none"))
+    if none is None:
+        return []
+    lines = []
+    for name in POLICY_ROUTES:
+        found = by.get((POLICIES, f"policy-{name}"))
+        if found is not None and name != "none":
+            extra = found.cpu_us - none.cpu_us
+            lines.append(
+                f"policy {name} ({POLICIES}): {found.cpu_us:.2f} vs {none.cpu_us:.2f} µs per request"
+                f" = {extra:+.2f} µs ({found.cpu_us / none.cpu_us - 1:+.1%})"
+            )
+    return lines
 
 
 def operations_lines(by: dict[tuple[str, str], Result]) -> list[str]:
@@ -424,6 +471,7 @@ def report(
             f" {declared.rps:,.0f} vs {bare.rps:,.0f} req/s = {declared.rps / bare.rps:.0%}"
         )
     lines += operations_lines(by)
+    lines += policies_lines(by)
     lines.append(
         f"/metrics text of 100 route series (each a histogram): {render_seconds * 1e6:,.0f} µs to render"
     )

@@ -163,3 +163,31 @@ if __name__ == "__main__":
         run_floor(int(sys.argv[2]))
     else:
         raise SystemExit(f"unknown server {kind!r}: {json.dumps(sys.argv)}")
+
+
+POLICY_ROUTES = {  # name -> the policy, in routes.yaml's words ("" for none)
+    "none": "",
+    "timeout": "timeout: 30s",
+    "max_body": "max_body: 64KiB",
+    "concurrency": "concurrency: {limit: 1000}",
+    "rate_limit": "rate_limit: 1000000000/second",  # (never refuses: the cost of counting)
+    "cors": 'cors: {allow_origins: ["http://bench.test"]}',
+    "api_key": "auth: {api_key: {header: X-API-Key, keys_env: BENCH_API_KEYS}}",
+    "bearer_jwt": (
+        "auth: {bearer_jwt: {issuer: bench, audience: service, algorithms: [RS256], key_env: BENCH_JWT_KEY}}"
+    ),
+}
+
+
+def write_policies_project(directory: Path) -> Path:
+    """One route per policy, ``GET /p/{name}/{id:int}``, each declaring only that policy
+    (keys from BENCH_API_KEYS and BENCH_JWT_KEY, which the bench sets)."""
+    (directory / "benchhandlers").mkdir(parents=True, exist_ok=True)
+    (directory / "benchhandlers" / "__init__.py").write_text(HANDLERS)
+    lines = ["service:", "  healthz: null", "routes:"]
+    for name, policy in POLICY_ROUTES.items():
+        extra = f", {policy}" if policy else ""
+        lines.append(f"  GET /p/{name}/{{id:int}}: {{handler: benchhandlers.user{extra}}}")
+    routes = directory / "routes.yaml"
+    routes.write_text("\n".join(lines) + "\n")
+    return routes

@@ -96,7 +96,8 @@ def with_cors(handler: Handler, rules: CorsRules) -> Handler:
     """``handler``, its answers (and its errors) marked for ``Origin`` as ``rules`` say."""
 
     async def shared(request: Request) -> StreamResponse:
-        origin = request.headers.get("Origin")
+        sent = request.fields("Origin")  # PERF: without building request.headers
+        origin = sent[0] if sent else None
         try:
             response = await handler(request)
         except HTTPException as exc:

@@ -3,10 +3,12 @@
 Each client (its address, as ``request.remote`` reports it: behind trusted proxies,
 the client's) has a bucket of ``count`` tokens that refills at ``count`` per
 ``period``; a request takes one, and finds none: 429 with ``Retry-After`` (when
-the next token comes). Every answer of the route says where its client stands, in
-the fields of the IETF draft "RateLimit header fields for HTTP" (-10):
-``RateLimit-Policy: "default";q=100;w=60`` and ``RateLimit: "default";r=42;t=35``
-(tokens left, and seconds until the bucket is full again).
+the next token comes) and the fields of the IETF draft "RateLimit header fields
+for HTTP" (-10): ``RateLimit-Policy: "default";q=100;w=60`` and ``RateLimit:
+"default";r=0;t=35`` (tokens left, and seconds until the bucket is full again).
+Answers that pass do not carry them: adding fields to every answer would send it
+down the general rendering path, which measured several times the cost of the
+bucket itself (the bench's policies rows).
 
 The buckets are this process's: with N replicas (or ``--workers N``) a client
 gets up to N times the rate. Buckets that have refilled completely carry no
@@ -79,8 +81,8 @@ def with_rate_limit(
 
     async def limited(request: Request) -> StreamResponse:
         taken, left, wait = buckets.take(request.remote or "")
-        state = f'"default";r={int(left)};t={math.ceil(buckets.until_full(left))}'
         if not taken:
+            state = f'"default";r={int(left)};t={math.ceil(buckets.until_full(left))}'
             raise HTTPTooManyRequests(
                 headers={
                     "Retry-After": str(max(1, math.ceil(wait))),
@@ -89,10 +91,6 @@ def with_rate_limit(
                 },
                 text=f"429: more than {count} requests in {period:g} s from this client",
             )
-        response = await handler(request)
-        if not response.prepared:  # (a streamed answer has sent its head already)
-            response.headers["RateLimit-Policy"] = policy
-            response.headers["RateLimit"] = state
-        return response
+        return await handler(request)
 
     return limited
