@@ -47,7 +47,7 @@ async def wait(request):
     return Response(text="done")
 
 async def slow(request):
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(float(request.query.get("s", "0.3")))
     return Response(text="slow")
 """
 
@@ -598,3 +598,22 @@ def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.Mon
     now += 61  # past exp: verified afresh (and refused there, by PyJWT's own clock)
     verifier.verify("t1")
     assert checked == ["t1", "t1"]
+
+
+async def test_each_call_has_its_own_deadline(tmp_path: Path) -> None:
+    """One timer per route serves every call in flight: calls that start later, or finish
+    sooner, keep their own deadlines (web/timeouts.py)."""
+    routes = project(tmp_path, "routes:\n  GET /slow: {handler: policyapp.slow, timeout: 400ms}\n")
+    async with TestClient(routes) as client:
+        late = asyncio.create_task(client.get("/slow?s=2"))  # past its deadline: cancelled
+        await asyncio.sleep(0.2)
+        quick = asyncio.create_task(
+            client.get("/slow?s=0.3")
+        )  # starts later, ends after the first's deadline
+        later = asyncio.create_task(client.get("/slow?s=2"))  # cancelled at its own deadline, not the first's
+        many = [asyncio.create_task(client.get("/slow?s=0")) for _ in range(5)]  # done at once
+        assert (await late).status_code == 503
+        assert (await later).status_code == 503
+        assert (await quick).text == "slow"
+        assert [(await m).text for m in many] == ["slow"] * 5
+        assert (await client.get("/slow?s=2")).status_code == 503  # and the timer re-arms for the next

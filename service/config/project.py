@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ConfigError, Issue, in_file_order
 from ..ops.metrics import CONTENT_TYPE, ConfigGauges, Metrics
-from ..web.app import Application, with_timeout
+from ..web.app import Application
 from ..web.auth import ApiKeys, JwtVerifier, with_api_key, with_bearer_jwt
 from ..web.cors import CorsRules, preflight, with_cors
 from ..web.httpexc import HTTPNotFound
@@ -32,6 +32,7 @@ from ..web.request import Request
 from ..web.response import Response, StreamResponse, json_response
 from ..web.routedef import Handler, RouteDef
 from ..web.router import ANY_METHOD
+from ..web.timeouts import with_timeout
 from ..web.views import is_view
 from .loader import Location, RouteSpec, Spec, SpecError, load
 from .openapi import DescribedRoute, render

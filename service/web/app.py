@@ -23,7 +23,7 @@ from . import subapps
 from .devmode import dev_internal_error, dev_not_found_text
 from .forwarding import PROXY_HEADERS, TrustedProxies
 from .health import Readiness
-from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound, HTTPServiceUnavailable
+from .httpexc import HTTPException, HTTPMethodNotAllowed, HTTPNotFound
 from .keys import AppKey
 from .prepare import PrepareHook, PrepareStep
 from .request import Request
@@ -31,6 +31,7 @@ from .response import Response, StreamResponse, internal_error
 from .routedef import AbstractRouteDef, Handler
 from .router import Route, Router
 from .subapps import ChainMapProxy, MatchedSubAppResource, PrefixedSubAppResource
+from .timeouts import with_timeout
 
 if TYPE_CHECKING:
     from ..ops.metrics import Metrics
@@ -120,22 +121,6 @@ def checked(handler: Handler) -> Handler:
         raise TypeError(not_a_response(handler, response))
 
     return checked_handler
-
-
-def with_timeout(handler: Handler, seconds: float) -> Handler:
-    """``handler``, answering 503 (and cancelling it) when it runs longer than ``seconds``."""
-
-    async def timed(request: Request) -> StreamResponse:
-        timeout = asyncio.timeout(seconds)
-        try:
-            async with timeout:
-                return await handler(request)
-        except TimeoutError:
-            if timeout.expired():
-                raise HTTPServiceUnavailable(text="503: the handler did not answer in time") from None
-            raise
-
-    return timed
 
 
 def _max_size(value: object) -> int | None:
