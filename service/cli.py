@@ -293,7 +293,11 @@ def _routes(path: str, match: str | None = None) -> int:
     for r in app.router.routes():
         spec = specs.get((r.method, r.path))
         if spec is None:
-            rows.append((r.method, r.path, "(built-in)", r.name or "", "", "", ""))
+            preflight = r.method == "OPTIONS" and any(
+                other.path == r.path and other.policy.cors is not None for other in specs.values()
+            )
+            kind = "(cors preflight)" if preflight else "(built-in)"
+            rows.append((r.method, r.path, kind, r.name or "", "", "", ""))
             continue
         models = ", ".join(f"{key}: {name.rpartition('.')[2]}" for key, name, _ in spec.model_names())
         options = spec.options

@@ -617,3 +617,14 @@ async def test_each_call_has_its_own_deadline(tmp_path: Path) -> None:
         assert (await quick).text == "slow"
         assert [(await m).text for m in many] == ["slow"] * 5
         assert (await client.get("/slow?s=2")).status_code == 503  # and the timer re-arms for the next
+
+
+def test_routes_shows_the_preflights_a_cors_policy_adds(tmp_path: Path) -> None:
+    routes = project(tmp_path, CORS_ROUTES)
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "routes", str(routes)], capture_output=True, text=True, timeout=60
+    )
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["OPTIONS", "/items", "(cors", "preflight)"] in rows
+    assert ["OPTIONS", "/anyone", "(cors", "preflight)"] in rows
+    assert not any(row[:2] == ["OPTIONS", "/private"] for row in rows)  # no cors: the router's own OPTIONS
