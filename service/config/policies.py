@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .schema import Policies, ServiceSettings
+from .schema import RATE_PERIODS, Policies, ServiceSettings
 
 __all__ = ["NO_POLICIES", "POLICY_KEYS", "defaults_of", "describe", "effective", "unknown_groups"]
 
 POLICY_KEYS = tuple(Policies.model_fields)
 NO_POLICIES = Policies()
-_PERIODS = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
+_PERIODS = {seconds: word for word, seconds in RATE_PERIODS.items()}  # (schema.py's, turned round)
 
 
 def defaults_of(settings: ServiceSettings) -> Policies:

@@ -28,6 +28,7 @@ __all__ = [
     "Duration",
     "Policies",
     "RATE_PATTERN",
+    "RATE_PERIODS",
     "Rate",
     "RouteOptions",
     "RoutesFile",
@@ -90,7 +91,7 @@ GROUP_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a policy group's name (top-level
 
 
 _RATE = re.compile(r"\s*([0-9]+)\s*/\s*(second|minute|hour|day)\s*\Z")
-_RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 RATE_PATTERN = r"^\s*[0-9]+\s*/\s*(second|minute|hour|day)\s*$"
 
 
@@ -112,7 +113,7 @@ def parse_rate(value: object) -> object:
         raise ValueError(
             f"{value!r} is not a rate: write requests/period, e.g. 100/minute (second, hour, day)"
         )
-    return {"count": int(m.group(1)), "period": _RATE_PERIODS[m.group(2)]}
+    return {"count": int(m.group(1)), "period": RATE_PERIODS[m.group(2)]}
 
 
 RateLimit = Annotated[Rate, BeforeValidator(parse_rate), Field(json_schema_extra={"x-unit": "rate"})]

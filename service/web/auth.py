@@ -83,8 +83,7 @@ def with_api_key(handler: Handler, keys: ApiKeys, *, header: str | None, query: 
         index = keys.match(presented)
         if index is None:
             raise HTTPUnauthorized(headers=challenge, text="401: the API key is not valid")
-        request[IDENTITY] = identity = Identity("api_key", f"key {index + 1}")
-        request["identity"] = identity
+        _identify(request, Identity("api_key", f"key {index + 1}"))
         return await handler(request)
 
     return keyed
@@ -163,6 +162,12 @@ class JwtVerifier:
         return [scope for scope in self.scopes if scope not in held]
 
 
+def _identify(request: Request, identity: Identity) -> None:
+    """Hand the verified caller to the handler, by the typed key and by its plain name."""
+    request[IDENTITY] = identity
+    request["identity"] = identity
+
+
 def with_bearer_jwt(handler: Handler, verifier: JwtVerifier) -> Handler:
     """``handler`` for requests with a valid bearer token that has every required scope."""
     invalid_token = verifier.invalid
@@ -190,10 +195,7 @@ def with_bearer_jwt(handler: Handler, verifier: JwtVerifier) -> Handler:
                 headers=challenge, text=f"403: the token lacks the scope(s) {', '.join(missing)}"
             )
         subject = claims.get("sub")
-        request[IDENTITY] = identity = Identity(
-            "bearer", str(subject) if subject is not None else None, claims
-        )
-        request["identity"] = identity
+        _identify(request, Identity("bearer", str(subject) if subject is not None else None, claims))
         return await handler(request)
 
     return verified

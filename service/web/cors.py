@@ -72,17 +72,18 @@ class CorsRules:
         return not (self.any_origin and not self.credentials)
 
 
-def _add_vary(response: StreamResponse | HTTPException, value: str) -> None:
+def _vary_on_origin(response: StreamResponse | HTTPException) -> None:
+    """Add ``Origin`` to the answer's ``Vary`` (keeping what the handler put there)."""
     existing = response.headers.get("Vary")
     if existing is None:
-        response.headers["Vary"] = value
+        response.headers["Vary"] = "Origin"
     elif "origin" not in existing.lower():
-        response.headers["Vary"] = f"{existing}, {value}"
+        response.headers["Vary"] = f"{existing}, Origin"
 
 
 def _mark(response: StreamResponse | HTTPException, rules: CorsRules, origin: str | None) -> None:
     if rules.varies:
-        _add_vary(response, "Origin")
+        _vary_on_origin(response)
     if origin is None or not rules.allows(origin):
         return
     response.headers["Access-Control-Allow-Origin"] = rules.allow_origin(origin)
