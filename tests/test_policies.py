@@ -130,8 +130,27 @@ def test_a_route_without_policies_has_none() -> None:
             "routes.yaml:2:38: routes['GET /a'].rate_limit: '100 per minute' is not a rate:"
             " write requests/period, e.g. 100/minute (second, hour, day)",
         ),
+        (
+            "routes:\n  GET /a: {handler: m.a, rate_limit: {rate: 5/second, per: api_key}}\n",
+            "routes.yaml:2:3: routes['GET /a']: rate_limit counts per api_key, but this route's auth"
+            " is not api_key: add one, or count per client",
+        ),
+        (
+            "routes:\n  GET /a: {handler: m.a, rate_limit: {rate: 5/second, per: everyone}}\n",
+            "routes.yaml:2:60: routes['GET /a'].rate_limit.per: Input should be 'client' or 'api_key'",
+        ),
     ],
-    ids=["unknown-group", "no-groups", "unknown-key", "bad-size", "zero-limit", "two-timeouts", "bad-rate"],
+    ids=[
+        "unknown-group",
+        "no-groups",
+        "unknown-key",
+        "bad-size",
+        "zero-limit",
+        "two-timeouts",
+        "bad-rate",
+        "per-key-without-key",
+        "per-whom",
+    ],
 )
 def test_policy_mistakes_are_reported_at_their_line(text: str, expected: str) -> None:
     with pytest.raises(SpecError) as caught:
@@ -434,6 +453,32 @@ async def test_api_keys_from_the_environment_in_a_header_or_the_query(
             assert refused.headers["WWW-Authenticate"] == 'ApiKey realm="service", header="X-API-Key"'
         assert (await client.get("/q?api_key=file-key")).text == "api_key key 1"
         assert (await client.get("/q?api_key=first-key")).status_code == 401
+
+
+async def test_rate_limit_per_api_key_counts_each_key_not_the_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_API_KEYS", "first-key,second-key")
+    routes = auth_project(
+        tmp_path,
+        """\
+        policies:
+          keyed:
+            auth: {api_key: {header: X-API-Key, keys_env: TEST_API_KEYS}}
+            rate_limit: {rate: 2/minute, per: api_key}
+        routes:
+          GET /h: {handler: authapp.whoami, use: [keyed]}
+        """,
+    )
+    (route,) = load_text(routes.read_text()).routes
+    assert describe(route.policy) == "rate_limit=2/minute(api_key) auth=api_key"
+    async with TestClient(routes) as client:  # every request from 127.0.0.1
+        first, second = {"X-API-Key": "first-key"}, {"X-API-Key": "second-key"}
+        assert [(await client.get("/h", headers=first)).status_code for _ in range(3)] == [200, 200, 429]
+        refused = await client.get("/h", headers=first)
+        assert refused.text == "429: more than 2 requests in 60 s with this API key"
+        assert (await client.get("/h", headers=second)).text == "api_key key 2"  # its own bucket
+        assert (await client.get("/h")).status_code == 401  # no key: refused before it counts
 
 
 def test_an_api_key_is_compared_with_every_key_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:

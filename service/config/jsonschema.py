@@ -17,10 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, get_args
 
 from ..web.router import ANY_METHOD, METHODS
-from .schema import DOTTED_PATTERN, DURATION_PATTERN, RATE_PATTERN, SIZE_PATTERN, RouteOptions, RoutesFile
+from .schema import (
+    DOTTED_PATTERN,
+    DURATION_PATTERN,
+    RATE_PATTERN,
+    SIZE_PATTERN,
+    Rate,
+    RouteOptions,
+    RoutesFile,
+)
 
 __all__ = ["render", "routes_schema"]
 
@@ -86,9 +94,17 @@ def _for_yaml(node: Any) -> Any:
         return node
     node = {k: _for_yaml(v) for k, v in node.items()}
     unit = node.pop("x-unit", None)
-    if unit == "rate":  # written as 100/minute only
+    if unit == "rate":  # 100/minute, or {rate: 100/minute, per: client|api_key}
         rest = {k: v for k, v in node.items() if k not in ("$ref", "allOf", "type", "properties", "required")}
-        return {**rest, "anyOf": [{"type": "string", "pattern": RATE_PATTERN}, _INTERPOLATED]}
+        rate = {"type": "string", "pattern": RATE_PATTERN}
+        whose = list(get_args(Rate.model_fields["per"].annotation))
+        long_form = {
+            "type": "object",
+            "properties": {"rate": rate, "per": {"enum": whose}},
+            "required": ["rate"],
+            "additionalProperties": False,
+        }
+        return {**rest, "anyOf": [rate, long_form, _INTERPOLATED]}
     if unit is not None:
         pattern = SIZE_PATTERN if unit == "size" else DURATION_PATTERN
         scalar = {k: v for k, v in node.items() if k in ("type", "minimum", "exclusiveMinimum")}

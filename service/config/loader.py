@@ -432,6 +432,12 @@ def _route(
         what = f"no policy group {name!r} under the top-level 'policies:' ({hint})"
         issues.append(doc.value_at((*loc, "use", index)).issue(f"{where}.use", what))
     groups = [scope.groups[name] for name in options.use if name in scope.groups]
+    policy = effective(options, groups, scope.defaults)
+    per_key = policy.rate_limit is not None and policy.rate_limit.per == "api_key"
+    if per_key and (policy.auth is None or policy.auth.api_key is None):
+        what = "rate_limit counts per api_key, but this route's auth is not api_key"
+        what += ": add one, or count per client"
+        issues.append(doc.key_at(loc).issue(where, what))
     return RouteSpec(
         upper,
         path,
@@ -440,7 +446,7 @@ def _route(
         doc.key_at(loc),
         doc.value_at(handler_loc),
         values_at=tuple(values_at),
-        policy=effective(options, groups, scope.defaults),
+        policy=policy,
     )
 
 

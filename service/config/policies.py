@@ -59,10 +59,8 @@ def describe(policies: Policies) -> str:
         parts.append(f"concurrency={policies.concurrency.limit}+{policies.concurrency.queue}")
     if policies.rate_limit is not None:
         rate = policies.rate_limit
-        per = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}.get(
-            rate.period, f"{rate.period:g}s"
-        )
-        parts.append(f"rate_limit={rate.count}/{per}")
+        period = _PERIODS.get(rate.period, f"{rate.period:g}s")
+        parts.append(f"rate_limit={rate.count}/{period}" + ("(api_key)" if rate.per == "api_key" else ""))
     if policies.auth is not None:
         parts.append("auth=api_key" if policies.auth.api_key is not None else "auth=bearer_jwt")
     if policies.cors is not None:

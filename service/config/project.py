@@ -304,7 +304,8 @@ def _resolve(spec: Spec, overrides: Mapping[str, Any] | None = None) -> _Resolve
             if policy.max_body is not None:
                 handler = with_max_body(handler, policy.max_body)
             if policy.rate_limit is not None:
-                handler = with_rate_limit(handler, policy.rate_limit.count, policy.rate_limit.period)
+                rate = policy.rate_limit
+                handler = with_rate_limit(handler, rate.count, rate.period, per_api_key=rate.per == "api_key")
             if policy.auth is not None:
                 try:
                     handler = with_auth(handler, policy.auth, spec.base_dir)

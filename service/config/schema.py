@@ -9,7 +9,7 @@ it validates each fixed-shape piece with these models.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, model_validator
 
@@ -96,18 +96,28 @@ RATE_PATTERN = r"^\s*[0-9]+\s*/\s*(second|minute|hour|day)\s*$"
 
 
 class Rate(BaseModel):
-    """``100/minute``: so many requests per period, per client."""
+    """``100/minute``: so many requests per period, per client address; or the long form
+    ``{rate: 100/minute, per: api_key}``: per API key (the route's ``auth: api_key``)."""
 
     model_config = _FROZEN
 
     count: int = Field(ge=1)
     period: float = Field(gt=0)  # seconds
+    per: Literal["client", "api_key"] = "client"  # whose bucket: the client address's, or the key's
 
 
 def parse_rate(value: object) -> object:
-    """``100/minute`` (or second, hour, day) as a ``Rate``'s fields."""
+    """``100/minute`` (or second, hour, day), or ``{rate: 100/minute, per: ...}``, as a
+    ``Rate``'s fields."""
+    if isinstance(value, dict) and "rate" in value:
+        rest = {k: v for k, v in value.items() if k != "rate"}
+        return {**_rate_fields(value["rate"]), **rest}
     if isinstance(value, (dict, Rate)):
         return value
+    return _rate_fields(value)
+
+
+def _rate_fields(value: object) -> dict[str, Any]:
     m = _RATE.match(str(value))
     if m is None:
         raise ValueError(

@@ -1,7 +1,10 @@
 """A route's ``rate_limit``: a token bucket per client, in memory, in this process.
 
 Each client (its address, as ``request.remote`` reports it: behind trusted proxies,
-the client's) has a bucket of ``count`` tokens that refills at ``count`` per
+the client's) -- or, with ``per: api_key``, each API key the route's ``auth``
+verified (so callers sharing an address, or one caller on many, count as
+themselves; requests without a valid key are refused by auth before they count)
+-- has a bucket of ``count`` tokens that refills at ``count`` per
 ``period``; a request takes one, and finds none: 429 with ``Retry-After`` (when
 the next token comes) and the fields of the IETF draft "RateLimit header fields
 for HTTP" (-10): ``RateLimit-Policy: "default";q=100;w=60`` and ``RateLimit:
@@ -22,6 +25,7 @@ import math
 import time
 from collections.abc import Callable
 
+from .auth import IDENTITY
 from .httpexc import HTTPTooManyRequests
 from .request import Request
 from .response import StreamResponse
@@ -73,14 +77,22 @@ class TokenBuckets:
 
 
 def with_rate_limit(
-    handler: Handler, count: int, period: float, clock: Callable[[], float] = time.monotonic
+    handler: Handler,
+    count: int,
+    period: float,
+    *,
+    per_api_key: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Handler:
-    """``handler`` behind ``count`` requests per ``period`` seconds for each client address."""
+    """``handler`` behind ``count`` requests per ``period`` seconds for each client address,
+    or for each API key (``per_api_key``: inside ``with_api_key``, which names the key)."""
     buckets = TokenBuckets(count, period, clock)
     policy = f'"default";q={count};w={math.ceil(period)}'
+    whom = "with this API key" if per_api_key else "from this client"
 
     async def limited(request: Request) -> StreamResponse:
-        taken, left, wait = buckets.take(request.remote or "")
+        key = (request[IDENTITY].subject or "") if per_api_key else (request.remote or "")
+        taken, left, wait = buckets.take(key)
         if not taken:
             state = f'"default";r={int(left)};t={math.ceil(buckets.until_full(left))}'
             raise HTTPTooManyRequests(
@@ -89,7 +101,7 @@ def with_rate_limit(
                     "RateLimit-Policy": policy,
                     "RateLimit": state,
                 },
-                text=f"429: more than {count} requests in {period:g} s from this client",
+                text=f"429: more than {count} requests in {period:g} s {whom}",
             )
         return await handler(request)
 
