@@ -201,6 +201,8 @@ def test_only_answers_the_server_sends_are_listed(doc: dict[str, Any]) -> None:
     }
     assert responses[("/things", "get")] == ["200", "422"]  # a query model
     assert responses[("/things", "post")] == ["201", "400", "409", "413", "415", "422"]  # a body model
+    too_large = doc["paths"]["/things"]["post"]["responses"]["413"]  # as read() sends it: text
+    assert too_large["content"] == {"text/plain": {"schema": {"type": "string"}}}
     assert responses[("/things/{id}", "delete")] == ["204", "404"]  # {id:int} can fail to match
     assert responses[("/p/{x}", "get")] == ["200"]  # {x:path} matches anything
     delete = doc["paths"]["/things/{id}"]["delete"]["responses"]["204"]
@@ -211,6 +213,74 @@ def test_only_answers_the_server_sends_are_listed(doc: dict[str, Any]) -> None:
     }
     problem = created["responses"]["422"]["content"]
     assert problem == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+POLICY_ROUTES = """\
+policies:
+  keyed: {auth: {api_key: {header: X-API-Key, keys_env: OPENAPI_TEST_KEYS}}, rate_limit: 10/second}
+routes:
+  GET /keyed: {handler: PKG.a.one, use: [keyed]}
+  GET /by-query: {handler: PKG.a.one, auth: {api_key: {query: key, keys_env: OPENAPI_TEST_KEYS}}}
+  GET /admin: {handler: PKG.a.one, auth: {bearer_jwt: {issuer: i, audience: a, algorithms: [HS256],
+    key_env: OPENAPI_TEST_KEYS, scopes: [admin, read]}}}
+  GET /token: {handler: PKG.a.one, auth: {bearer_jwt: {issuer: i, audience: a, algorithms: [HS256],
+    key_env: OPENAPI_TEST_KEYS}}}
+  POST /upload: {handler: PKG.a.create, max_body: 1KiB, concurrency: {limit: 1}}
+  GET /slow: {handler: PKG.a.one, concurrency: {limit: 1}, timeout: 1s}
+  GET /open: PKG.a.one
+"""
+
+
+def test_policies_are_security_schemes_and_their_refusals_are_listed(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAPI_TEST_KEYS", "k")
+    project.write("a", MODELS_A)
+    doc = json.loads(openapi_of(project.app(POLICY_ROUTES)))
+    validate(doc)
+    ops = {path: item["get" if "get" in item else "post"] for path, item in doc["paths"].items()}
+    answers = {path: sorted(op["responses"]) for path, op in ops.items()}
+    assert answers == {
+        "/keyed": ["200", "401", "429"],
+        "/by-query": ["200", "401"],
+        "/admin": ["200", "401", "403"],  # 403: valid, but without the scopes
+        "/token": ["200", "401"],
+        "/upload": ["200", "413", "503"],
+        "/slow": ["200", "503"],
+        "/open": ["200"],
+    }
+    headers = {
+        (path, status): sorted(answer.get("headers", {}))
+        for path, op in ops.items()
+        for status, answer in op["responses"].items()
+        if status != "200"
+    }
+    assert headers == {
+        ("/keyed", "401"): ["WWW-Authenticate"],
+        ("/keyed", "429"): ["RateLimit", "RateLimit-Policy", "Retry-After"],
+        ("/by-query", "401"): ["WWW-Authenticate"],
+        ("/admin", "401"): ["WWW-Authenticate"],
+        ("/admin", "403"): ["WWW-Authenticate"],
+        ("/token", "401"): ["WWW-Authenticate"],
+        ("/upload", "413"): [],
+        ("/upload", "503"): ["Retry-After"],  # concurrency's 503 always says when to retry
+        ("/slow", "503"): [],  # a timeout's 503 does not
+    }
+    assert ops["/upload"]["responses"]["413"]["content"] == {"text/plain": {"schema": {"type": "string"}}}
+    assert {path: op.get("security") for path, op in ops.items()} == {
+        "/keyed": [{"api_key.header.X-API-Key": []}],
+        "/by-query": [{"api_key.query.key": []}],
+        "/admin": [{"bearer_jwt": ["admin", "read"]}],
+        "/token": [{"bearer_jwt": []}],
+        "/upload": None,
+        "/slow": None,
+        "/open": None,
+    }
+    assert doc["components"]["securitySchemes"] == {
+        "api_key.header.X-API-Key": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "api_key.query.key": {"type": "apiKey", "in": "query", "name": "key"},
+        "bearer_jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    }
 
 
 def test_a_query_model_is_query_parameters(doc: dict[str, Any]) -> None:

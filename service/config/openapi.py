@@ -19,9 +19,16 @@ What it says, and why:
   never ``-Input``/``-Output`` twins.
 - Only answers the server really sends are listed: the route's ``response:``
   statuses (200 when it names none), 400/413/415/422 where a body model checks
-  the request, 422 where a query model does, and 404 where a placeholder can
-  fail to match. 405 is implicit; HEAD and OPTIONS (answered by the server for
-  every path) and the built-in routes are not listed.
+  the request, 422 where a query model does, 404 where a placeholder can fail
+  to match, and the refusals of the route's policies (docs/policies.md): 401
+  (and 403 with required scopes) for ``auth``, 429 for ``rate_limit``, 413 for
+  ``max_body``, 503 for ``concurrency`` and ``timeout``, each with the header
+  fields it always carries.
+- A route's ``auth`` is its ``security``: an ``apiKey`` scheme (in its header or
+  query parameter) or ``http`` ``bearer`` with ``bearerFormat: JWT``, whose
+  required scopes are listed as OpenAPI 3.1 allows for any scheme.
+- 405 is implicit; HEAD and OPTIONS (answered by the server for every path, and
+  a cors policy's preflights) and the built-in routes are not listed.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from pydantic.json_schema import models_json_schema
 
 from ..web.response import reason_phrase
 from ..web.router import Placeholder, parse_pattern
+from .schema import Auth, Policies
 
 __all__ = ["DescribedRoute", "document", "render"]
 
@@ -67,6 +75,29 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+_HEADERS: dict[str, dict[str, Any]] = {  # the fields policy refusals carry (_refusals)
+    "WWW-Authenticate": {
+        "description": "How to authenticate (RFC 9110 section 11.6.1)",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds until a retry may succeed",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Policy": {
+        "description": "The quota: requests q per window w seconds (IETF draft, RateLimit header fields)",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": "Requests left r, seconds until the quota is whole again t",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+_SCHEME_NAME = re.compile(r"[^A-Za-z0-9._-]")  # what a components key may not contain
 _LISTED_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")  # HEAD and OPTIONS: implied for every path
 _NO_BODY = frozenset({204, 304})
 
@@ -86,6 +117,7 @@ class DescribedRoute:
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     responses: tuple[tuple[int, type[BaseModel] | None], ...]  # empty: a 200 without a model
+    policy: Policies = Policies()  # its effective policies: their refusals, its security scheme
 
 
 def render(title: str, version: str, routes: Iterable[DescribedRoute]) -> bytes:
@@ -98,6 +130,7 @@ def document(title: str, version: str, routes: Iterable[DescribedRoute]) -> dict
     listed = [r for r in routes if r.method in _LISTED_METHODS]
     schemas, refs = _schemas(listed)
     paths: dict[str, dict[str, Any]] = {}
+    security: dict[str, Any] = {}
     taken: set[str] = {r.operation_id for r in listed if r.operation_id}
     for route in listed:
         template, parameters, can_miss = _path(route.path)
@@ -121,8 +154,14 @@ def document(title: str, version: str, routes: Iterable[DescribedRoute]) -> dict
                 "content": {"application/json": {"schema": refs[route.body]}},
             }
         operation["responses"] = _responses(route, refs, can_miss)
+        if route.policy.auth is not None:
+            name, scheme, scopes = _security(route.policy.auth)
+            security[name] = scheme
+            operation["security"] = [{name: list(scopes)}]
         paths.setdefault(template, {})[route.method.lower()] = operation
     components: dict[str, Any] = {"schemas": schemas} if schemas else {}
+    if security:
+        components["securitySchemes"] = security
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -191,7 +230,8 @@ def _responses(
         responses[str(status)] = answer
     problems = []
     if route.body is not None:
-        problems += [400, 413, 415, 422]
+        problems += [400, 415, 422]
+        responses.setdefault("413", _plain(413))  # (read() refuses a body past its limit, as text)
     if route.query is not None:
         problems.append(422)
     for status in problems:
@@ -204,7 +244,46 @@ def _responses(
         )
     if can_miss:
         responses.setdefault("404", {"description": reason_phrase(404)})
+    for status, headers in _refusals(route.policy).items():
+        answer = responses.setdefault(str(status), _plain(status))
+        if headers:
+            answer.setdefault("headers", {}).update({name: _HEADERS[name] for name in headers})
     return responses
+
+
+def _plain(status: int) -> dict[str, Any]:
+    """An answer the server sends as a line of text (an ``HTTPException``'s body)."""
+    return {"description": reason_phrase(status), "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def _refusals(policy: Policies) -> dict[int, tuple[str, ...]]:
+    """The answers a route's policies send instead of the handler's, with the header
+    fields each always carries (web/policies.py and its neighbours send them)."""
+    found: dict[int, tuple[str, ...]] = {}
+    if policy.auth is not None:
+        found[401] = ("WWW-Authenticate",)
+        if policy.auth.bearer_jwt is not None and policy.auth.bearer_jwt.scopes:
+            found[403] = ("WWW-Authenticate",)
+    if policy.rate_limit is not None:
+        found[429] = ("Retry-After", "RateLimit-Policy", "RateLimit")
+    if policy.max_body is not None:
+        found[413] = ()
+    if policy.concurrency is not None or policy.timeout is not None:
+        # Retry-After only when every 503 of the route says it (concurrency's does,
+        # a timeout's does not).
+        found[503] = ("Retry-After",) if policy.timeout is None else ()
+    return found
+
+
+def _security(auth: Auth) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """``(scheme name, security scheme, required scopes)`` of a route's ``auth``."""
+    if auth.api_key is not None:
+        key = auth.api_key
+        where, name = ("header", key.header) if key.header is not None else ("query", key.query)
+        scheme = {"type": "apiKey", "in": where, "name": name}
+        return _SCHEME_NAME.sub("_", f"api_key.{where}.{name}"), scheme, ()
+    assert auth.bearer_jwt is not None  # (Auth checks that it names one scheme)
+    return "bearer_jwt", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}, auth.bearer_jwt.scopes
 
 
 def _schemas(routes: list[DescribedRoute]) -> tuple[dict[str, Any], dict[type[BaseModel], dict[str, Any]]]:

@@ -242,6 +242,7 @@ def _operation(route: RouteSpec, handler: Any, models: dict[str, Any]) -> Descri
         models.get("body"),
         models.get("query"),
         responses,
+        route.policy,
     )
 
 
