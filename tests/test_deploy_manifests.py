@@ -12,6 +12,7 @@ the rendered objects. The negative tests show each checker catching a mistake.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -144,6 +145,35 @@ def test_the_base_carries_this_routes_file() -> None:
     copy = K8S / "base" / "routes.yaml"
     assert copy.read_text() == (REPO / "routes.yaml").read_text(), (
         "deploy/k8s/base/routes.yaml differs from routes.yaml: cp routes.yaml deploy/k8s/base/"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_api_keys_come_from_a_secret(overlay: str) -> None:
+    """routes.yaml's admin policy reads API_KEYS_FILE: a file of a Secret volume. Only dev
+    brings the Secret (the demo key); production's is created by its operator."""
+    rendered = objects(render(K8S / "overlays" / overlay))
+    pod = rendered["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    keys_file = next(e["value"] for e in container["env"] if e["name"] == "API_KEYS_FILE")
+    volume = next(v for v in pod["volumes"] if "secret" in v)
+    mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+    assert keys_file.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
+    assert "${API_KEYS_FILE:-" in (REPO / "routes.yaml").read_text()
+    secret = rendered.get("Secret")
+    if overlay == "dev":
+        assert secret is not None and secret["metadata"]["name"] == volume["secret"]["secretName"]
+        demo = (REPO / "handlers" / "demo-api-keys.txt").read_bytes()
+        assert base64.b64decode(secret["data"][keys_file.rsplit("/", 1)[1]]) == demo
+    else:
+        assert secret is None and volume["secret"]["secretName"] == "service-api-keys"
+
+
+def test_the_dev_overlay_carries_the_demo_keys() -> None:
+    copy = K8S / "overlays" / "dev" / "demo-api-keys.txt"
+    assert copy.read_bytes() == (REPO / "handlers" / "demo-api-keys.txt").read_bytes(), (
+        "deploy/k8s/overlays/dev/demo-api-keys.txt differs:"
+        " cp handlers/demo-api-keys.txt deploy/k8s/overlays/dev/"
     )
 
 

@@ -143,10 +143,12 @@ def test_repo_example_service(serve: Callable[..., ServiceProcess], tmp_path: Pa
         replaced = http.put("/items/1", json={"name": "pencil", "price": 2})
         assert (replaced.status_code, replaced.json()) == (200, {"id": 1, "name": "pencil", "price": 2.0})
         assert http.get("/items").json() == [{"id": 1, "name": "pencil", "price": 2.0}]
-        deleted = http.delete("/items/1")
+        assert http.delete("/items/1").status_code == 401  # the admin policy: an API key
+        key = {"X-API-Key": "demo-key"}  # (handlers/demo-api-keys.txt)
+        deleted = http.delete("/items/1", headers=key)
         assert (deleted.status_code, deleted.content) == (204, b"")
         assert http.get("/items/1").status_code == 404
-        assert http.delete("/items/1").status_code == 404
+        assert http.delete("/items/1", headers=key).status_code == 404
         assert http.put("/items/7", json={"name": "x", "price": 1}).status_code == 404
 
         # Every answer of a handler or of the router passes the timing middleware: raised

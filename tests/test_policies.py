@@ -436,7 +436,7 @@ async def test_api_keys_from_the_environment_in_a_header_or_the_query(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_API_KEYS", "first-key,second-key")
-    (tmp_path / "keys.txt").write_text("file-key\n")
+    (tmp_path / "keys.txt").write_text("# the keys, one a line\n\n  file-key  \n")
     routes = auth_project(
         tmp_path,
         """\
@@ -453,6 +453,7 @@ async def test_api_keys_from_the_environment_in_a_header_or_the_query(
             assert refused.headers["WWW-Authenticate"] == 'ApiKey realm="service", header="X-API-Key"'
         assert (await client.get("/q?api_key=file-key")).text == "api_key key 1"
         assert (await client.get("/q?api_key=first-key")).status_code == 401
+        assert (await client.get("/q", params={"api_key": "# the keys, one a line"})).status_code == 401
 
 
 async def test_rate_limit_per_api_key_counts_each_key_not_the_address(

@@ -466,7 +466,8 @@ def with_auth(handler: Handler, auth: Auth, base_dir: Path) -> Handler:
             keys = ApiKeys(os.environ.get(spec.keys_env, "").split(","))
             source = f"the environment variable {spec.keys_env}"
         else:
-            keys = ApiKeys(_read(base_dir, spec.keys_file or "", "keys_file").splitlines())
+            lines = (line.strip() for line in _read(base_dir, spec.keys_file or "", "keys_file").splitlines())
+            keys = ApiKeys(line for line in lines if not line.startswith("#"))  # (blank ones: ApiKeys)
             source = f"the file {spec.keys_file}"
         if not keys:
             raise ValueError(f"no API keys in {source}: nobody could call this route")
