@@ -46,6 +46,9 @@ async def wait(request):
     await state["release"].wait()
     return Response(text="done")
 
+async def varied(request):
+    return Response(text="v", headers={"Vary": request.query.get("vary", "Accept-Encoding")})
+
 async def slow(request):
     await asyncio.sleep(float(request.query.get("s", "0.3")))
     return Response(text="slow")
@@ -341,6 +344,7 @@ routes:
     GET: {handler: policyapp.echo, use: [public]}
     POST: {handler: policyapp.echo, use: [public], max_body: 8B}
   GET /anyone: {handler: policyapp.echo, cors: {allow_origins: ["*"]}}
+  GET /varied: {handler: policyapp.varied, use: [public]}
   GET /private: policyapp.echo
 """
 APP = "https://app.example.com"
@@ -381,6 +385,24 @@ async def test_preflights_as_a_browser_sends_them(
         assert answer.headers["Access-Control-Max-Age"] == "600"
     else:
         assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
+
+
+async def test_a_handlers_vary_is_kept_and_origin_added_once(tmp_path: Path) -> None:
+    async with TestClient(project(tmp_path, CORS_ROUTES)) as client:
+        for vary, expected in (("Accept-Encoding", "Accept-Encoding, Origin"), ("origin", "origin")):
+            answer = await client.get("/varied", params={"vary": vary}, headers={"Origin": APP})
+            assert answer.headers.get_list("Vary") == [expected]
+            assert answer.headers["Access-Control-Allow-Origin"] == APP
+
+
+async def test_each_origin_a_pattern_admits_gets_its_own_answer(tmp_path: Path) -> None:
+    async with TestClient(project(tmp_path, CORS_ROUTES)) as client:
+        for n in range(300):  # past the 256 answers remembered
+            origin = f"https://host{n}.example.org"
+            answer = await client.get("/items", headers={"Origin": origin})
+            assert answer.headers["Access-Control-Allow-Origin"] == origin
+        refused = await client.get("/items", headers={"Origin": "https://example.org.evil.net"})
+        assert "Access-Control-Allow-Origin" not in refused.headers
 
 
 async def test_answers_are_marked_for_allowed_origins_only(tmp_path: Path) -> None:

@@ -48,10 +48,32 @@ class CorsRules:
     credentials: bool = False
     max_age: int | None = None
     _wild: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    # PERF: the fields of an answer, by Origin, made once per allowed origin
+    _answers: dict[str | None, tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         wild = [re.escape(o).replace(r"\*", "[A-Za-z0-9.-]+") for o in self.origins if "*" in o and o != "*"]
         object.__setattr__(self, "_wild", re.compile("|".join(wild)) if wild else None)
+
+    def answer_fields(self, origin: str | None) -> tuple[tuple[str, str], ...]:
+        """The fields an answer to ``origin`` carries: ``Vary: Origin`` (unless it is the
+        same ``*`` for all), then, for an allowed origin, the ``Access-Control-*`` ones."""
+        found = self._answers.get(origin)
+        if found is not None:
+            return found
+        fields = [("Vary", "Origin")] if self.varies else []
+        if origin is not None and self.allows(origin):
+            fields.append(("Access-Control-Allow-Origin", self.allow_origin(origin)))
+            if self.credentials:
+                fields.append(("Access-Control-Allow-Credentials", "true"))
+            if self.expose:
+                fields.append(("Access-Control-Expose-Headers", ", ".join(self.expose)))
+        found = tuple(fields)
+        if len(self._answers) < 256:  # bounded: patterns admit any number of origins
+            self._answers[origin] = found
+        return found
 
     @property
     def any_origin(self) -> bool:
@@ -72,25 +94,21 @@ class CorsRules:
         return not (self.any_origin and not self.credentials)
 
 
-def _vary_on_origin(response: StreamResponse | HTTPException) -> None:
-    """Add ``Origin`` to the answer's ``Vary`` (keeping what the handler put there)."""
-    existing = response.headers.get("Vary")
-    if existing is None:
-        response.headers["Vary"] = "Origin"
-    elif "origin" not in existing.lower():
-        response.headers["Vary"] = f"{existing}, Origin"
-
-
 def _mark(response: StreamResponse | HTTPException, rules: CorsRules, origin: str | None) -> None:
-    if rules.varies:
-        _vary_on_origin(response)
-    if origin is None or not rules.allows(origin):
+    """Put the CORS fields for ``origin`` on the answer (keeping a ``Vary`` of the handler's)."""
+    fields = rules.answer_fields(origin)
+    headers = response.headers
+    if not headers:  # PERF: the common case, nothing to merge with
+        for name, value in fields:
+            headers.add(name, value)
         return
-    response.headers["Access-Control-Allow-Origin"] = rules.allow_origin(origin)
-    if rules.credentials:
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-    if rules.expose:
-        response.headers["Access-Control-Expose-Headers"] = ", ".join(rules.expose)
+    for name, value in fields:
+        if name == "Vary":
+            existing = headers.get("Vary")
+            if existing is not None and "origin" in existing.lower():
+                continue
+            value = "Origin" if existing is None else f"{existing}, Origin"
+        headers[name] = value
 
 
 def with_cors(handler: Handler, rules: CorsRules) -> Handler:

@@ -60,6 +60,20 @@ _FRAMING = frozenset(("content-length", "transfer-encoding"))
 _FRAMING_AND_TYPE = _FRAMING | {"content-type"}  # what a 204 or 304 never sends
 
 
+_SPECIAL = _FRAMING_AND_TYPE  # the names render_head looks at twice
+_NAMES: dict[str, str] = {}  # header names seen, each a token: name -> its lowercase
+
+
+def _checked_name(name: str) -> str:
+    """``name`` lowercased, once it is known to be a token (remembered: names repeat)."""
+    if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
+        raise ValueError(f"invalid header name {name!r}")
+    lowered = name.lower()
+    if len(_NAMES) < 1024:  # bounded: a service sends a small set of names
+        _NAMES[name] = lowered
+    return lowered
+
+
 def reason_phrase(status: int) -> str:
     return _REASONS.get(status, "")
 
@@ -163,20 +177,27 @@ def render_head(
     # A 204 or 304 has no content, so no type either (RFC 9110 sections 8.3, 15.4.5).
     bodyless = status == 204 or status == 304
     ct = None if bodyless else full_content_type(content_type, charset)
-    if ct is not None and not (headers and "content-type" in headers):
-        parts.append(ct_line(ct))
-    if headers:
+    if ct is not None:
+        parts.append(b"")  # the Content-Type line's place, unless a header says it (below)
+    if headers is not None:
+        # PERF: one pass; a name seen before is known to be a token and what it is.
         skipped = _FRAMING_AND_TYPE if bodyless else _FRAMING
+        names = _NAMES
         for name, value in headers.items():
-            if _TOKEN.fullmatch(name) is None:
-                raise ValueError(f"invalid header name {name!r}")
-            check_header_text(value)
-            lowered = name.lower()
-            if lowered in skipped:
-                if lowered == "transfer-encoding":
-                    raise ValueError("Transfer-Encoding is the server's to set (StreamResponse chunks)")
-                continue  # Content-Length: checked against the body by the caller, written below
+            lowered = names.get(name)
+            if lowered is None:
+                lowered = _checked_name(name)
+            if _FIELD_TEXT.fullmatch(value) is None:
+                check_header_text(value)  # (it raises, saying why)
+            if lowered in _SPECIAL:
+                if lowered in skipped:
+                    if lowered == "transfer-encoding":
+                        raise ValueError("Transfer-Encoding is the server's to set (StreamResponse chunks)")
+                    continue  # Content-Length: checked against the body by the caller, written below
+                ct = None  # a Content-Type of the handler's own, as written, in place of ours
             parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    if ct is not None:
+        parts[1] = ct_line(ct)
     if length is not None:
         parts.append(b"Content-Length: %d\r\n" % length)
     elif chunked:
