@@ -28,7 +28,10 @@ class MultiDict(MutableMapping[str, str]):
     __slots__ = ("_items",)
 
     def __init__(self, pairs: Pairs | None = None) -> None:
-        self._items: list[tuple[str, str]] = []
+        if type(pairs) is dict:  # PERF: the usual headers={...}: no ABC check, no add() per pair
+            self._items: list[tuple[str, str]] = list(pairs.items())
+            return
+        self._items = []
         if pairs is not None:
             self.extend(pairs)
 
