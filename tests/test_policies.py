@@ -457,7 +457,7 @@ def auth_project(tmp_path: Path, routes: str) -> Path:
 async def test_api_keys_from_the_environment_in_a_header_or_the_query(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TEST_API_KEYS", "first-key,second-key")
+    monkeypatch.setenv("TEST_API_KEYS", "first-key, second-key")  # (spaces after commas: not the key's)
     (tmp_path / "keys.txt").write_text("# the keys, one a line\n\n  file-key  \n")
     routes = auth_project(
         tmp_path,

@@ -463,7 +463,7 @@ def with_auth(handler: Handler, auth: Auth, base_dir: Path) -> Handler:
     if auth.api_key is not None:
         spec = auth.api_key
         if spec.keys_env is not None:
-            keys = ApiKeys(os.environ.get(spec.keys_env, "").split(","))
+            keys = ApiKeys(key.strip() for key in os.environ.get(spec.keys_env, "").split(","))
             source = f"the environment variable {spec.keys_env}"
         else:
             lines = (line.strip() for line in _read(base_dir, spec.keys_file or "", "keys_file").splitlines())

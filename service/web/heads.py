@@ -60,7 +60,6 @@ _FRAMING = frozenset(("content-length", "transfer-encoding"))
 _FRAMING_AND_TYPE = _FRAMING | {"content-type"}  # what a 204 or 304 never sends
 
 
-_SPECIAL = _FRAMING_AND_TYPE  # the names render_head looks at twice
 _NAMES: dict[str, str] = {}  # header names seen, each a token: name -> its lowercase
 
 
@@ -189,7 +188,7 @@ def render_head(
                 lowered = _checked_name(name)
             if _FIELD_TEXT.fullmatch(value) is None:
                 check_header_text(value)  # (it raises, saying why)
-            if lowered in _SPECIAL:
+            if lowered in _FRAMING_AND_TYPE:  # (framing, or a Content-Type of the handler's)
                 if lowered in skipped:
                     if lowered == "transfer-encoding":
                         raise ValueError("Transfer-Encoding is the server's to set (StreamResponse chunks)")
