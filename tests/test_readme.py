@@ -1,4 +1,4 @@
-"""The README's transcripts, replayed against the example service.
+"""The README's transcripts, replayed against the services they show.
 
 Each ``$ curl ...`` line of the first console block after "Then, in another
 terminal" (the quick start) and after "The example service declares" (Policies)
@@ -7,20 +7,27 @@ on 127.0.0.1) with httpx, and what comes back must read as the README shows it:
 the body (or, for ``-w '%{http_code}\\n'``, the status) line by line; for ``-i``,
 the status line and every header line shown, then the body after ``...``. Text
 after two spaces and ``#`` is a comment; a ``for`` loop of curls prints their
-``-w`` outputs on one line. The ``service check`` example is the report of the
-example's routes.yaml with the misspelling it shows. So the page a new user reads
-first cannot drift from what the code does.
+``-w`` outputs on one line. The Policies section's second service (timeout,
+concurrency, bearer_jwt) is served from its own YAML block with handlers written
+here, and its ``A & B`` sends B while A is held in its handler. The ``service
+check`` example is the report of the example's routes.yaml with the misspelling it
+shows. So the page a new user reads first cannot drift from what the code does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import shutil
 import socket
+import string
 import subprocess
 import sys
-from collections.abc import Iterator
+import textwrap
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +63,25 @@ _LOOP = re.compile(r"for i in ([\d ]+); do (curl .*); done")
 _PIPED = re.compile(r"head -c (\d+) /dev/zero \| (curl .*)")  # N zero bytes on curl's stdin
 
 
-def send(http: httpx.Client, command: str) -> list[str]:
+Background = Callable[[str], AbstractContextManager[None]]
+
+
+def send(
+    http: httpx.Client,
+    command: str,
+    variables: Mapping[str, str] | None = None,
+    background: Background | None = None,
+) -> list[str]:
     """What the shell would print for ``command``: curl (the subset of it the README
-    uses), in a ``for`` loop, or reading ``head -c N /dev/zero`` from a pipe."""
-    command = re.sub(r"\s{2,}#.*$", "", command)
+    uses), in a ``for`` loop, reading ``head -c N /dev/zero`` from a pipe, or ``A & B``:
+    B while A runs (``background(A)`` keeps it running until B is answered; A's own
+    output is not shown). ``$NAME`` is taken from ``variables``."""
+    command = string.Template(re.sub(r"\s{2,}#.*$", "", command)).substitute(variables or {})
+    first, _, second = command.partition(" & ")
+    if second:
+        assert background is not None, command
+        with background(first):
+            return send(http, second, variables)
     loop = _LOOP.fullmatch(command)
     if loop is not None:  # the outputs run together on one line, as curl -w '... ' prints them
         outputs = ["".join(send(http, loop[2])) for _ in loop[1].split()]
@@ -158,3 +180,78 @@ def test_the_wrong_policy_shown_is_what_check_reports(tmp_path: Path) -> None:
         [sys.executable, "-m", "service", "check"], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert checked.returncode != 0 and report in checked.stdout + checked.stderr
+
+
+SLOW_HANDLERS = {  # the handlers of the README's second Policies service
+    "reports": """
+import asyncio
+from service import Response
+
+async def build(request):
+    await asyncio.sleep(30)  # (cancelled by the route's 2 s timeout)
+    return Response(text="built")
+""",
+    "search": """
+import asyncio
+from pathlib import Path
+from service import Response
+
+async def run(request):
+    Path("search-started").touch()  # the test sends the second request after this
+    while not Path("search-release").exists():
+        await asyncio.sleep(0.01)
+    return Response(text="found")
+""",
+    "admin": """
+from service import Response
+
+async def index(request):
+    return Response(text=f"hello {request['identity'].subject}")
+""",
+}
+
+
+def test_the_slow_and_protected_routes_transcript(tmp_path: Path) -> None:
+    jwt = pytest.importorskip("jwt")  # (the test extra has it: the jwt extra's PyJWT)
+    text = README.read_text(encoding="utf-8")
+    start = text.index("The other three need a slow handler or a token issuer")
+    routes = re.search(r"```yaml\n(.*?)```", text[start:], re.S)
+    assert routes is not None
+    (tmp_path / "routes.yaml").write_text(routes[1])
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "__init__.py").write_text("")
+    for name, source in SLOW_HANDLERS.items():
+        (tmp_path / "handlers" / f"{name}.py").write_text(textwrap.dedent(source))
+    key = "a-secret-of-at-least-32-bytes-for-hs256"
+    claims = {"iss": "https://id.example.com", "aud": "service", "sub": "ada", "exp": 2_000_000_000}
+    variables = {
+        "READ_TOKEN": jwt.encode({**claims, "scope": "read"}, key, algorithm="HS256"),
+        "ADMIN_TOKEN": jwt.encode({**claims, "scope": "admin read"}, key, algorithm="HS256"),
+    }
+
+    @contextlib.contextmanager
+    def background(command: str) -> Iterator[None]:
+        with httpx.Client(base_url=http.base_url, timeout=30) as other:
+            thread = threading.Thread(target=send, args=(other, command))
+            thread.start()
+            try:
+                for _ in range(3000):  # until the first is in the handler: at most 30 s
+                    if (tmp_path / "search-started").exists():
+                        break
+                    threading.Event().wait(0.01)
+                yield
+            finally:
+                (tmp_path / "search-release").touch()
+                thread.join(30)
+
+    with tracked() as start_service:
+        process = start_service(tmp_path / "routes.yaml", "--no-reload", cwd=tmp_path, env={"JWT_KEY": key})
+        port = process.wait_serving()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            steps = steps_after("The other three need a slow handler or a token issuer")
+            assert len(steps) == 5, "the transcript was not found whole"
+            for step in steps:
+                actual = send(http, step.command, variables, background)
+                assert matches(actual, step.expected), (
+                    f"$ {step.command}\nREADME: {step.expected}\ngot: {actual}"
+                )
