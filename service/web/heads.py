@@ -60,17 +60,20 @@ _FRAMING = frozenset(("content-length", "transfer-encoding"))
 _FRAMING_AND_TYPE = _FRAMING | {"content-type"}  # what a 204 or 304 never sends
 
 
-_NAMES: dict[str, str] = {}  # header names seen, each a token: name -> its lowercase
+# PERF: header fields rendered before, by (name, value): many repeat exactly (Vary:
+# Origin, Cache-Control, a CORS origin). Only checked pairs get in, and only so many.
+_FIELDS: dict[tuple[str, str], tuple[bytes, str]] = {}  # -> (the line, the name lowercased)
 
 
-def _checked_name(name: str) -> str:
-    """``name`` lowercased, once it is known to be a token (remembered: names repeat)."""
+def _field(name: str, value: str) -> tuple[bytes, str]:
+    """The header line ``name: value``, and the name lowercased, once both are checked."""
     if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
         raise ValueError(f"invalid header name {name!r}")
-    lowered = name.lower()
-    if len(_NAMES) < 1024:  # bounded: a service sends a small set of names
-        _NAMES[name] = lowered
-    return lowered
+    check_header_text(value)
+    found = (f"{name}: {value}\r\n".encode("latin-1"), name.lower())
+    if len(_FIELDS) < 1024:  # bounded: values like ETags never repeat, and stop coming in
+        _FIELDS[(name, value)] = found
+    return found
 
 
 def reason_phrase(status: int) -> str:
@@ -179,22 +182,18 @@ def render_head(
     if ct is not None:
         parts.append(b"")  # the Content-Type line's place, unless a header says it (below)
     if headers is not None:
-        # PERF: one pass; a name seen before is known to be a token and what it is.
         skipped = _FRAMING_AND_TYPE if bodyless else _FRAMING
-        names = _NAMES
-        for name, value in headers.items():
-            lowered = names.get(name)
-            if lowered is None:
-                lowered = _checked_name(name)
-            if _FIELD_TEXT.fullmatch(value) is None:
-                check_header_text(value)  # (it raises, saying why)
+        fields = _FIELDS
+        for pair in headers.items():  # (one pass: see _FIELDS)
+            found = fields.get(pair)
+            line, lowered = found if found is not None else _field(*pair)
             if lowered in _FRAMING_AND_TYPE:  # (framing, or a Content-Type of the handler's)
                 if lowered in skipped:
                     if lowered == "transfer-encoding":
                         raise ValueError("Transfer-Encoding is the server's to set (StreamResponse chunks)")
                     continue  # Content-Length: checked against the body by the caller, written below
                 ct = None  # a Content-Type of the handler's own, as written, in place of ours
-            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+            parts.append(line)
     if ct is not None:
         parts[1] = ct_line(ct)
     if length is not None:
