@@ -661,7 +661,10 @@ def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(verifier, "_verify", verify)
     monkeypatch.setattr(auth_module.time, "time", lambda: now)
-    assert verifier.verify("t1")["sub"] == "ada" and verifier.verify("t1")["sub"] == "ada"
+    first, again = verifier.verify("t1"), verifier.verify("t1")
+    assert first.identity.subject == "ada" and again is first
+    with pytest.raises(TypeError):  # one Identity serves every request with the token: read-only
+        first.identity.claims["sub"] = "eve"  # type: ignore[index]
     assert checked == ["t1"]  # the second use: remembered, no signature check
     now += 61  # past exp: verified afresh (and refused there, by PyJWT's own clock)
     verifier.verify("t1")

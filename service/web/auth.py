@@ -32,7 +32,7 @@ from .request import Request
 from .response import StreamResponse
 from .routedef import Handler
 
-__all__ = ["IDENTITY", "ApiKeys", "Identity", "JwtVerifier", "with_api_key", "with_bearer_jwt"]
+__all__ = ["IDENTITY", "ApiKeys", "Identity", "JwtVerifier", "Verified", "with_api_key", "with_bearer_jwt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,15 @@ class Identity:
     scheme: str
     subject: str | None
     claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A bearer token that verified: who it names (its claims read-only: the same
+    ``Identity`` serves every request with the token), and the required scopes it lacks."""
+
+    identity: Identity
+    missing: tuple[str, ...]
 
 
 IDENTITY: RequestKey[Identity] = RequestKey("identity", Identity)
@@ -117,28 +126,34 @@ class JwtVerifier:
             {k.key_id: k for k in jwt.PyJWKSet.from_dict(dict(jwks)).keys} if jwks is not None else {}
         )
         self._key = key
-        self._verified: dict[str, tuple[Mapping[str, Any], float, float]] = {}  # token -> claims, nbf, exp
+        self._verified: dict[str, tuple[Verified, float, float]] = {}  # token -> it, nbf, exp
 
-    def verify(self, token: str) -> Mapping[str, Any]:
-        """The token's claims; raises PyJWT's ``InvalidTokenError`` when it is not valid.
+    def verify(self, token: str) -> Verified:
+        """Who the token names, and the scopes it lacks; raises PyJWT's ``InvalidTokenError``
+        when it is not valid.
 
         PERF: a signature check costs ~100 us (RS256), and a client sends the same token
         with every request; so a token that verified is remembered, by its exact text,
-        until it expires (its times are checked again on every use: a remembered token
-        past ``exp`` is verified afresh, and refused).
+        with what follows from it, until it expires (its times are checked again on every
+        use: a remembered token past ``exp`` is verified afresh, and refused).
         """
         known = self._verified.get(token)
         if known is not None:
-            claims, not_before, expires = known
+            verified, not_before, expires = known
             now = time.time()
             if not_before - self.leeway <= now <= expires + self.leeway:
-                return claims
+                return verified
             del self._verified[token]
         claims = self._verify(token)
+        subject = claims.get("sub")
+        caller = Identity(
+            "bearer", str(subject) if subject is not None else None, MappingProxyType(dict(claims))
+        )
+        verified = Verified(caller, tuple(self.missing_scopes(claims)))
         if len(self._verified) >= _REMEMBERED:
             self._verified.clear()
-        self._verified[token] = (claims, float(claims.get("nbf", 0)), float(claims["exp"]))
-        return claims
+        self._verified[token] = (verified, float(claims.get("nbf", 0)), float(claims["exp"]))
+        return verified
 
     def _verify(self, token: str) -> Mapping[str, Any]:
         jwt = self._jwt
@@ -183,13 +198,13 @@ def with_bearer_jwt(handler: Handler, verifier: JwtVerifier) -> Handler:
             challenge = {"WWW-Authenticate": 'Bearer realm="service"'}
             raise HTTPUnauthorized(headers=challenge, text="401: this route needs a bearer token")
         try:
-            claims = verifier.verify(token.strip())
+            verified = verifier.verify(token.strip())
         except invalid_token as exc:
             reason = str(exc).replace('"', "'")
             said = f'Bearer realm="service", error="invalid_token", error_description="{reason}"'
             text = f"401: the token is not valid: {reason}"
             raise HTTPUnauthorized(headers={"WWW-Authenticate": said}, text=text) from None
-        missing = verifier.missing_scopes(claims)
+        missing = verified.missing
         if missing:
             wanted = " ".join(verifier.scopes)
             challenge = {
@@ -198,8 +213,7 @@ def with_bearer_jwt(handler: Handler, verifier: JwtVerifier) -> Handler:
             raise HTTPForbidden(
                 headers=challenge, text=f"403: the token lacks the scope(s) {', '.join(missing)}"
             )
-        subject = claims.get("sub")
-        _identify(request, Identity("bearer", str(subject) if subject is not None else None, claims))
+        _identify(request, verified.identity)
         return await handler(request)
 
     return verified
