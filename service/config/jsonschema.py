@@ -100,7 +100,7 @@ def _for_yaml(node: Any) -> Any:
         whose = list(get_args(Rate.model_fields["per"].annotation))
         long_form = {
             "type": "object",
-            "properties": {"rate": rate, "per": {"enum": whose}},
+            "properties": {"rate": {"anyOf": [rate, _INTERPOLATED]}, "per": {"enum": whose}},
             "required": ["rate"],
             "additionalProperties": False,
         }
