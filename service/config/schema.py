@@ -90,9 +90,10 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True)
 GROUP_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a policy group's name (top-level ``policies:``)
 
 
-_RATE = re.compile(r"\s*([0-9]+)\s*/\s*(second|minute|hour|day)\s*\Z")
 RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-RATE_PATTERN = r"^\s*[0-9]+\s*/\s*(second|minute|hour|day)\s*$"
+_PERIOD_WORDS = "|".join(RATE_PERIODS)  # (the words are written once, in RATE_PERIODS)
+_RATE = re.compile(rf"\s*([0-9]+)\s*/\s*({_PERIOD_WORDS})\s*\Z")
+RATE_PATTERN = rf"^\s*[0-9]+\s*/\s*({_PERIOD_WORDS})\s*$"  # (for the editor's JSON Schema)
 
 
 class Rate(BaseModel):
